@@ -1,0 +1,43 @@
+import { type Stack, startStack } from "../../infra/stack.js";
+import { type Config, defaultSecretsInUse, loadConfigOrExit } from "./config.js";
+import { migrateDatabase } from "./db/client.js";
+import { createLogger, type Logger } from "./logger.js";
+import { redactUrl } from "./redis.js";
+import { createServices, type Services } from "./services.js";
+
+export interface Booted {
+  config: Config;
+  logger: Logger;
+  services: Services;
+  stack: Stack;
+}
+
+/**
+ * What every main.ts does first: validate the config (exit 1 listing every problem), bring up
+ * the embedded stack for whatever REDIS_URL / DATABASE_URL / KAFKA_BROKERS leave unset, apply
+ * migrations, and connect the shared clients.
+ */
+export async function bootstrap(name: string, env: Record<string, string | undefined> = process.env): Promise<Booted> {
+  const base = loadConfigOrExit(env);
+  const logger = createLogger({ level: base.LOG_LEVEL, name });
+  const stack = await startStack({ env: base as unknown as Record<string, string | undefined>, topicPrefix: base.KAFKA_TOPIC_PREFIX });
+  const config: Config = { ...base, REDIS_URL: stack.redisUrl, DATABASE_URL: stack.databaseUrl, KAFKA_BROKERS: stack.kafkaBrokers };
+  logger.info(
+    {
+      redis: `${redactUrl(config.REDIS_URL!)} (${stack.sources.redis})`,
+      mysql: `${redactUrl(config.DATABASE_URL!)} (${stack.sources.mysql})`,
+      kafka: `${config.KAFKA_BROKERS} (${stack.sources.kafka}${stack.kafkaControl ? `, control ${stack.kafkaControl}` : ""})`,
+    },
+    "services resolved",
+  );
+  const unsafe = defaultSecretsInUse(config);
+  if (unsafe.length > 0) {
+    logger.warn(
+      Object.fromEntries(unsafe.map((k) => [k, config[k]])),
+      `development defaults in use for ${unsafe.join(", ")}; set them before any real sale (production refuses to start with them)`,
+    );
+  }
+  await migrateDatabase(config.DATABASE_URL!);
+  const services = createServices(config, logger);
+  return { config, logger, services, stack };
+}

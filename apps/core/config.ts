@@ -1,0 +1,146 @@
+import { z } from "zod";
+
+/**
+ * Configuration: environment variables only, one zod schema per concern, validated once at
+ * start. Every problem is collected and reported together so an operator fixes them in one go.
+ * Empty strings count as unset (a blank line in an env file must not become a value).
+ */
+
+/** Development secrets: they work out of the box locally and are refused in production. */
+export const DEV_SECRETS = {
+  JWT_SECRET: "dev-jwt-secret-change-me-0123456789abcdef",
+  ADMIN_TOKEN: "dev-admin-token-change-me",
+  PAYMENT_WEBHOOK_SECRET: "dev-payment-webhook-secret-change-me",
+} as const;
+
+const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max).default(def);
+const port = (def: number) => int(def, 0, 65535);
+const optionalUrl = z.string().url().optional();
+
+const server = z.object({
+  NODE_ENV: z.enum(["development", "test", "production"]).default("development"),
+  HOST: z.string().default("127.0.0.1"),
+  PORT: port(3000),
+  /** Optional separate admin listener; admin routes are always also under /admin on PORT in one-process mode. */
+  ADMIN_PORT: port(0).optional(),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+
+const redis = z.object({
+  /** Unset: the embedded stack provides Redis (reuses 127.0.0.1:6379 or starts one). */
+  REDIS_URL: optionalUrl,
+  /** Every key the platform writes starts with this, so several deployments or tests can share a server. */
+  REDIS_KEY_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9:_-]*$/)
+    .default("seckill:"),
+});
+
+const database = z.object({
+  /** Unset: the embedded stack provides MariaDB (reuses 127.0.0.1:3306 or starts one), database `seckill`. */
+  DATABASE_URL: optionalUrl,
+  DATABASE_POOL_SIZE: int(10, 1, 500),
+});
+
+const kafka = z.object({
+  /** Comma-separated host:port list. Unset: the embedded librdkafka mock cluster. */
+  KAFKA_BROKERS: z
+    .string()
+    .regex(/^[^,\s]+:\d+(,[^,\s]+:\d+)*$/, "must be host:port[,host:port...]")
+    .optional(),
+  KAFKA_CLIENT_ID: z.string().default("seckill"),
+  /** Prepended to every topic name (tests use it to get topics of their own). */
+  KAFKA_TOPIC_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]*$/)
+    .default(""),
+  /** Consumer group session timeout: how long a dead consumer holds its partitions. */
+  KAFKA_SESSION_TIMEOUT_MS: int(10_000, 1000, 300_000),
+  /** Longest a fetch waits for data; consumers heartbeat between fetches, so keep it well under the session timeout. */
+  KAFKA_FETCH_MAX_WAIT_MS: int(200, 10, 5000),
+});
+
+const secrets = z.object({
+  JWT_SECRET: z.string().min(32, "must be at least 32 characters").default(DEV_SECRETS.JWT_SECRET),
+  ADMIN_TOKEN: z.string().min(16, "must be at least 16 characters").default(DEV_SECRETS.ADMIN_TOKEN),
+  PAYMENT_WEBHOOK_SECRET: z.string().min(16, "must be at least 16 characters").default(DEV_SECRETS.PAYMENT_WEBHOOK_SECRET),
+});
+
+const gateway = z.object({
+  /** Set: the gateway forwards to a separate API process over HTTP; unset: calls it in-process. */
+  API_URL: optionalUrl,
+  RATE_LIMIT_PER_SEC: int(5, 1),
+  RATE_LIMIT_BURST: int(10, 0),
+  /** Purchases in flight above this are shed with 503 overloaded. */
+  MAX_INFLIGHT_PURCHASES: int(2000, 1),
+  /** How many X-Forwarded-For hops to trust when finding the client address (0: use the socket). */
+  TRUSTED_PROXY_HOPS: int(0, 0, 10),
+});
+
+const writer = z.object({
+  ORDER_WRITER_MAX_ROWS_PER_SEC: int(2000, 1),
+  ORDER_WRITER_BATCH_SIZE: int(500, 1, 10_000),
+  ORDER_WRITER_GROUP_ID: z.string().default("seckill-order-writer"),
+});
+
+const schemas = { server, redis, database, kafka, secrets, gateway, writer };
+const full = z.object({
+  ...server.shape,
+  ...redis.shape,
+  ...database.shape,
+  ...kafka.shape,
+  ...secrets.shape,
+  ...gateway.shape,
+  ...writer.shape,
+});
+
+export type Config = z.infer<typeof full>;
+export type Env = Record<string, string | undefined>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Parses and validates the environment; throws ConfigError listing every problem at once. */
+export function loadConfig(env: Env = process.env): Config {
+  const cleaned: Env = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && v.trim() !== "") cleaned[k] = v;
+
+  const problems: string[] = [];
+  const merged: Record<string, unknown> = {};
+  for (const schema of Object.values(schemas)) {
+    const result = schema.safeParse(cleaned);
+    if (result.success) Object.assign(merged, result.data);
+    else for (const issue of result.error.issues) problems.push(`${issue.path.join(".")}: ${issue.message}`);
+  }
+  if (problems.length === 0 && merged.NODE_ENV === "production") {
+    for (const [name, devValue] of Object.entries(DEV_SECRETS)) {
+      if (cleaned[name] === undefined || cleaned[name] === devValue) {
+        problems.push(`${name}: must be set to a secret of your own when NODE_ENV=production`);
+      }
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return merged as Config;
+}
+
+/** Names of secrets still at their development default (printed at start so nobody ships them). */
+export function defaultSecretsInUse(config: Config): (keyof typeof DEV_SECRETS)[] {
+  return (Object.keys(DEV_SECRETS) as (keyof typeof DEV_SECRETS)[]).filter((k) => config[k] === DEV_SECRETS[k]);
+}
+
+/** Loads config or prints every problem and exits 1: for a process's main(). */
+export function loadConfigOrExit(env: Env = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\nSee .env.example for every setting and its default.\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+}

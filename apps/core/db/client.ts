@@ -1,0 +1,75 @@
+import { fileURLToPath } from "node:url";
+import { drizzle, type MySql2Database } from "drizzle-orm/mysql2";
+import { migrate } from "drizzle-orm/mysql2/migrator";
+import mysql, { type Pool } from "mysql2/promise";
+import * as schema from "./schema/index.js";
+
+export type Db = MySql2Database<typeof schema>;
+export interface Database {
+  pool: Pool;
+  db: Db;
+  close(): Promise<void>;
+}
+
+export const MIGRATIONS_DIR = fileURLToPath(new URL("./migrations/", import.meta.url));
+
+/** The database name in a mysql:// URL (the path). */
+export function databaseName(url: string): string {
+  const name = decodeURIComponent(new URL(url).pathname.replace(/^\//, ""));
+  if (!/^[A-Za-z0-9_]+$/.test(name)) throw new Error(`DATABASE_URL must name a database of [A-Za-z0-9_] (got "${name}")`);
+  return name;
+}
+
+export function createDatabase(url: string, poolSize = 10): Database {
+  const pool = mysql.createPool({
+    uri: url,
+    connectionLimit: poolSize,
+    // Timestamps are stored and read as UTC whatever the server's or the host's zone.
+    timezone: "Z",
+    dateStrings: false,
+    enableKeepAlive: true,
+    connectTimeout: 3000,
+  });
+  pool.on("connection", (conn) => {
+    conn.query("SET time_zone = '+00:00'");
+  });
+  const db = drizzle(pool, { schema, mode: "default" });
+  return { pool, db, close: () => pool.end() };
+}
+
+/** Creates the URL's database if it does not exist (connects without selecting it). */
+export async function ensureDatabase(url: string): Promise<void> {
+  const name = databaseName(url);
+  const u = new URL(url);
+  u.pathname = "/";
+  const conn = await mysql.createConnection({ uri: u.toString(), connectTimeout: 3000 });
+  try {
+    await conn.query(`CREATE DATABASE IF NOT EXISTS \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
+  } finally {
+    await conn.end();
+  }
+}
+
+/**
+ * Creates the database if needed and applies the committed drizzle-kit migrations. Safe to run
+ * from several processes at once: a named lock makes them take turns, and drizzle's journal
+ * table makes a second run a no-op.
+ */
+export async function migrateDatabase(url: string): Promise<void> {
+  await ensureDatabase(url);
+  const database = createDatabase(url, 1);
+  const lockName = `seckill_migrate_${databaseName(url)}`;
+  const conn = await database.pool.getConnection();
+  try {
+    const [rows] = await conn.query("SELECT GET_LOCK(?, 60) AS got", [lockName]);
+    if ((rows as { got: number }[])[0]?.got !== 1) throw new Error(`could not take the migration lock ${lockName} within 60 s`);
+    try {
+      await migrate(drizzle(conn, { schema, mode: "default" }), { migrationsFolder: MIGRATIONS_DIR });
+    } finally {
+      await conn.query("SELECT RELEASE_LOCK(?)", [lockName]);
+    }
+  } finally {
+    conn.release();
+    await database.close();
+  }
+}

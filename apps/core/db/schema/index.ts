@@ -1,0 +1,3 @@
+export * from "./orders.js";
+export * from "./payments.js";
+export * from "./sales.js";

@@ -1,0 +1,40 @@
+import { bigint, datetime, index, int, mysqlTable, tinyint, uniqueIndex, varchar } from "drizzle-orm/mysql-core";
+
+export const ORDER_STATUSES = ["pending_payment", "paid", "closed", "refund_required"] as const;
+export type OrderRowStatus = (typeof ORDER_STATUSES)[number];
+
+/**
+ * One row per accepted order (an order is `queued` only in Redis/Kafka, so that status never
+ * appears here). Every status change is a conditional update `... WHERE status = <expected>`.
+ *
+ * Uniqueness: `id` (the order id minted at reservation) makes redelivery harmless;
+ * `(sale_id, user_id, live_slot)` is the per-user backstop. `live_slot` is the user's slot
+ * number (1..perUserLimit) while the order is live and NULL once it is closed, so a user whose
+ * unpaid order expired may buy again (MariaDB has no partial unique indexes; NULLs never collide).
+ */
+export const orders = mysqlTable(
+  "orders",
+  {
+    id: varchar("id", { length: 32 }).primaryKey(),
+    saleId: varchar("sale_id", { length: 64 }).notNull(),
+    userId: varchar("user_id", { length: 64 }).notNull(),
+    liveSlot: tinyint("live_slot", { unsigned: true }),
+    quantity: int("quantity", { unsigned: true }).notNull(),
+    amountCents: bigint("amount_cents", { mode: "number", unsigned: true }).notNull(),
+    status: varchar("status", { length: 20, enum: ORDER_STATUSES }).notNull(),
+    /** When Redis accepted the order (the 202). */
+    createdAt: datetime("created_at", { mode: "date", fsp: 3 }).notNull(),
+    persistedAt: datetime("persisted_at", { mode: "date", fsp: 3 }).notNull(),
+    payBy: datetime("pay_by", { mode: "date", fsp: 3 }).notNull(),
+    paidAt: datetime("paid_at", { mode: "date", fsp: 3 }),
+    closedAt: datetime("closed_at", { mode: "date", fsp: 3 }),
+  },
+  (t) => [
+    uniqueIndex("orders_sale_user_slot").on(t.saleId, t.userId, t.liveSlot),
+    index("orders_status_pay_by").on(t.status, t.payBy),
+    index("orders_sale_status").on(t.saleId, t.status),
+  ],
+);
+
+export type Order = typeof orders.$inferSelect;
+export type NewOrder = typeof orders.$inferInsert;

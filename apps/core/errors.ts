@@ -1,0 +1,83 @@
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { Logger } from "./logger.js";
+
+/** Every error code the platform answers with, and its HTTP status (DESIGN.md's contract). */
+export const ERROR_STATUS = {
+  invalid_request: 400,
+  unauthorized: 401,
+  bad_signature: 401,
+  forbidden: 403,
+  sale_not_started: 403,
+  sale_ended: 403,
+  not_found: 404,
+  sale_not_found: 404,
+  order_not_found: 404,
+  already_purchased: 409,
+  conflict: 409,
+  sale_started: 409,
+  sold_out: 410,
+  rate_limited: 429,
+  internal: 500,
+  overloaded: 503,
+  unavailable: 503,
+  not_ready: 503,
+} as const satisfies Record<string, ContentfulStatusCode>;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; requestId?: string; [extra: string]: unknown };
+}
+
+/**
+ * The one error type handlers throw. It carries a code from ERROR_STATUS; the status follows
+ * from the code so the two cannot disagree. `extra` fields are added to the error body.
+ */
+export class AppError extends HTTPException {
+  readonly code: ErrorCode;
+  readonly extra: Record<string, unknown>;
+  readonly headers: Record<string, string>;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    opts: { extra?: Record<string, unknown>; headers?: Record<string, string>; cause?: unknown } = {},
+  ) {
+    super(ERROR_STATUS[code], { message, cause: opts.cause });
+    this.code = code;
+    this.extra = opts.extra ?? {};
+    this.headers = opts.headers ?? {};
+  }
+}
+
+/** Builds the uniform error response; used for thrown errors and for returned ones (shedding, limits). */
+export function errorResponse(
+  c: Context,
+  code: ErrorCode,
+  message: string,
+  opts: { extra?: Record<string, unknown>; headers?: Record<string, string> } = {},
+): Response {
+  const requestId = c.get("requestId") as string | undefined;
+  const body: ErrorBody = { error: { ...opts.extra, code, message, requestId } };
+  return c.json(body, ERROR_STATUS[code], opts.headers);
+}
+
+/** Hono onError: known errors keep their code; anything else is a 500 that never echoes internals. */
+export function errorHandler(logger: Logger) {
+  return (err: Error, c: Context): Response => {
+    if (err instanceof AppError) {
+      return errorResponse(c, err.code, err.message, { extra: err.extra, headers: err.headers });
+    }
+    if (err instanceof HTTPException) {
+      // Hono's own (e.g. malformed JSON from a validator, JWT middleware): keep the status, map the code.
+      const status = err.status;
+      const code: ErrorCode =
+        status === 401 ? "unauthorized" : status === 404 ? "not_found" : status < 500 ? "invalid_request" : "internal";
+      return errorResponse(c, code, status < 500 ? err.message || code : "internal error");
+    }
+    logger.error({ err, requestId: c.get("requestId"), method: c.req.method, path: c.req.path }, "unhandled error in request");
+    return errorResponse(c, "internal", "internal error; the request id identifies it in the logs");
+  };
+}

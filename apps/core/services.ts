@@ -1,0 +1,65 @@
+import type { Admin, Kafka } from "kafkajs";
+import type { Registry } from "prom-client";
+import type { Config } from "./config.js";
+import { createDatabase, type Database } from "./db/client.js";
+import { createKafka, type Topics, topicNames } from "./kafka.js";
+import type { Logger } from "./logger.js";
+import { createRegistry } from "./metrics.js";
+import { createRedis, type Redis } from "./redis.js";
+
+/**
+ * The clients a process shares between its components. Built once in a main.ts (or a test)
+ * and passed into each `createX(deps)`; nothing else opens connections of its own.
+ */
+export interface Services {
+  config: Config;
+  logger: Logger;
+  redis: Redis;
+  database: Database;
+  kafka: Kafka;
+  topics: Topics;
+  registry: Registry;
+  close(): Promise<void>;
+}
+
+/** Requires the config's service URLs to be resolved (see infra/stack.ts for the embedded defaults). */
+export function createServices(config: Config, logger: Logger, registry: Registry = createRegistry()): Services {
+  if (!config.REDIS_URL || !config.DATABASE_URL || !config.KAFKA_BROKERS) {
+    throw new Error("createServices needs REDIS_URL, DATABASE_URL and KAFKA_BROKERS resolved (start the embedded stack first)");
+  }
+  const redis = createRedis(config.REDIS_URL, logger.child({ component: "redis" }));
+  const database = createDatabase(config.DATABASE_URL, config.DATABASE_POOL_SIZE);
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS.split(","), clientId: config.KAFKA_CLIENT_ID, logger });
+  let closed: Promise<void> | undefined;
+  return {
+    config,
+    logger,
+    redis,
+    database,
+    kafka,
+    topics: topicNames(config.KAFKA_TOPIC_PREFIX),
+    registry,
+    close() {
+      closed ??= (async () => {
+        await Promise.allSettled([redis.quit(), database.close()]);
+      })();
+      return closed;
+    },
+  };
+}
+
+/** Readiness checks shared by every app: each dependency must answer. */
+export function dependencyChecks(services: Services, which: ("redis" | "mysql" | "kafka")[] = ["redis", "mysql", "kafka"]) {
+  let kafkaAdmin: Admin | undefined;
+  const all = {
+    redis: () => services.redis.ping(),
+    mysql: () => services.database.pool.query("SELECT 1"),
+    kafka: async () => {
+      // One admin client per app, connected on first use; kafkajs reconnects it as needed.
+      kafkaAdmin ??= services.kafka.admin({ retry: { retries: 0 } });
+      await kafkaAdmin.connect();
+      await kafkaAdmin.fetchTopicMetadata({ topics: [services.topics.orders] });
+    },
+  };
+  return Object.fromEntries(which.map((k) => [k, all[k]]));
+}

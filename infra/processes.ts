@@ -1,0 +1,74 @@
+import { type ChildProcess, execFileSync, type SpawnOptions, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { createServer } from "node:net";
+
+/**
+ * Child processes of the embedded stack. Each is started under `setpriv --pdeathsig SIGTERM`
+ * (util-linux), so the kernel stops it even when this process dies by SIGKILL; on an ordinary
+ * exit, the exit hook below stops them too. Nothing is left running after the parent is gone.
+ */
+const children = new Set<ChildProcess>();
+let hooked = false;
+
+function hookExit(): void {
+  if (hooked) return;
+  hooked = true;
+  process.on("exit", () => {
+    for (const child of children) child.kill("SIGTERM");
+  });
+}
+
+const SETPRIV = "/usr/bin/setpriv";
+
+export function spawnManaged(command: string, args: string[], opts: SpawnOptions = {}): ChildProcess {
+  hookExit();
+  const useSetpriv = existsSync(SETPRIV);
+  const child = useSetpriv ? spawn(SETPRIV, ["--pdeathsig", "SIGTERM", "--", command, ...args], opts) : spawn(command, args, opts);
+  children.add(child);
+  child.once("exit", () => children.delete(child));
+  return child;
+}
+
+/** Sends SIGTERM and waits for the exit; SIGKILL after the grace period. */
+export async function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** A port that was free a moment ago (the OS picks it); good enough for a local child server. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === "object" && addr ? resolve(addr.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+/** Polls `probe` until it resolves truthy; rejects with `what` after the timeout. */
+export async function waitUntil(what: string, probe: () => Promise<boolean>, timeoutMs: number, child?: ChildProcess): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child && (child.exitCode !== null || child.signalCode !== null)) {
+      throw new Error(`${what}: the process exited (code ${child.exitCode}, signal ${child.signalCode}) before it was ready`);
+    }
+    if (await probe().catch(() => false)) return;
+    if (Date.now() > deadline) throw new Error(`${what}: not ready after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export function commandExists(cmd: string): boolean {
+  try {
+    execFileSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,59 @@
+import { randomBytes } from "node:crypto";
+import { inject } from "vitest";
+import { type Config, loadConfig } from "../../apps/core/config.js";
+import { TOPIC_PARTITIONS, topicNames } from "../../apps/core/kafka.js";
+import { createLogger } from "../../apps/core/logger.js";
+import { createServices, type Services } from "../../apps/core/services.js";
+import { KafkaMockControl } from "../../infra/kafka-mock/control.js";
+
+export const randomId = (prefix = "") => `${prefix}${randomBytes(6).toString("hex")}`;
+
+export function stackInfo() {
+  return inject("stack");
+}
+
+export function kafkaControl(): KafkaMockControl {
+  const address = stackInfo().kafkaControl;
+  if (!address) throw new Error("this test needs the embedded Kafka mock (KAFKA_BROKERS was set)");
+  return new KafkaMockControl(address);
+}
+
+/**
+ * A config pointing at the test stack, with a Redis key prefix and Kafka topics of this test's
+ * own (created on the mock), so tests run side by side without seeing each other's data.
+ */
+export async function testConfig(overrides: Record<string, string> = {}): Promise<Config> {
+  const s = stackInfo();
+  const id = randomId();
+  const config = loadConfig({
+    NODE_ENV: "test",
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
+    REDIS_URL: s.redisUrl,
+    DATABASE_URL: s.databaseUrl,
+    KAFKA_BROKERS: s.kafkaBrokers,
+    REDIS_KEY_PREFIX: `test:${id}:`,
+    KAFKA_TOPIC_PREFIX: `t${id}.`,
+    ORDER_WRITER_GROUP_ID: `writer-${id}`,
+    // The mock's group coordinator waits (session timeout - 1 s) for a member that left: keep it short.
+    KAFKA_SESSION_TIMEOUT_MS: "3000",
+    KAFKA_FETCH_MAX_WAIT_MS: "100",
+    ...overrides,
+  });
+  if (s.kafkaControl) {
+    const control = kafkaControl();
+    const names = topicNames(config.KAFKA_TOPIC_PREFIX);
+    try {
+      await control.createTopic(names.orders, 4);
+      await control.createTopic(names.ordersDlq, TOPIC_PARTITIONS.ordersDlq);
+      await control.createTopic(names.payments, 2);
+    } finally {
+      control.close();
+    }
+  }
+  return config;
+}
+
+export async function testServices(overrides: Record<string, string> = {}): Promise<Services> {
+  const config = await testConfig(overrides);
+  return createServices(config, createLogger({ level: config.LOG_LEVEL }));
+}
