@@ -22,7 +22,8 @@ ARGV[5] saleId
 ARGV[6] handoff grace in ms (the relay leaves the record alone this long)
 
 Returns:
-  {1, slot, remaining, acceptedAtMs, payByMs}  reserved; the order message is in KEYS[4]
+  {1, slot, remaining, acceptedAtMs, payByMs, message}
+                                               reserved; message (JSON) is also kept in KEYS[4]
   {2, orderId}                                 this user's Idempotency-Key already reserved orderId
   {-1}  the sale is not loaded in Redis
   {-2}  the sale is blocked until reconcile (Redis lost data)
@@ -76,4 +77,4 @@ redis.call('HSET', KEYS[4], orderId, message)
 redis.call('ZADD', KEYS[5], now + tonumber(ARGV[6]), orderId)
 if idemField then redis.call('HSET', KEYS[6], idemField, orderId) end
 if remaining == 0 then redis.call('PUBLISH', ARGV[4], ARGV[5]) end
-return {1, slot, remaining, now, payBy}
+return {1, slot, remaining, now, payBy, message}

@@ -1,14 +1,23 @@
-import { mountHealth } from "../core/health.js";
-import { createHttpApp } from "../core/http.js";
-import { dependencyChecks, type Services } from "../core/services.js";
+import { Hono } from "hono";
+import type { AppEnv } from "../core/http.js";
+import { createReservations } from "../core/reservations.js";
+import type { Services } from "../core/services.js";
+import { requireAdmin } from "./auth.js";
+import type { AdminContext } from "./context.js";
+import * as preload from "./routes/sales.$id.preload.post.js";
+import * as stats from "./routes/sales.$id.stats.get.js";
+import * as createSale from "./routes/sales.post.js";
 
-export interface AdminDeps {
-  services: Services;
-}
-
-/** The admin API (bearer ADMIN_TOKEN): sales, preload, stats, reconcile. */
-export function createAdminApp({ services }: AdminDeps) {
-  const app = createHttpApp(services.logger.child({ component: "admin" }));
-  mountHealth(app, dependencyChecks(services));
+/**
+ * The admin API under /admin (bearer ADMIN_TOKEN). Only routes: it is mounted on the public app
+ * in one-process mode, or served by apps/admin/main.ts on its own listener.
+ */
+export function createAdminRoutes({ services }: { services: Services }): Hono<AppEnv> {
+  const ctx: AdminContext = { services, reservations: createReservations(services.redis, services.config.REDIS_KEY_PREFIX) };
+  const app = new Hono<AppEnv>();
+  app.use("/admin/*", requireAdmin(services.config.ADMIN_TOKEN, services.config.JWT_SECRET));
+  createSale.register(app, ctx);
+  preload.register(app, ctx);
+  stats.register(app, ctx);
   return app;
 }

@@ -1,16 +1,45 @@
 import { mountHealth } from "../core/health.js";
 import { createHttpApp } from "../core/http.js";
+import { createProducer } from "../core/kafka.js";
 import { mountMetrics } from "../core/metrics.js";
+import { createReservations } from "../core/reservations.js";
+import { createSaleCache } from "../core/sale-cache.js";
 import { dependencyChecks, type Services } from "../core/services.js";
+import type { ApiContext } from "./context.js";
+import { createHandoff, type HandoffOptions } from "./handoff.js";
+import * as getOrder from "./routes/orders.$orderId.get.js";
+import * as getSale from "./routes/sales.$saleId.get.js";
+import * as postOrder from "./routes/sales.$saleId.orders.post.js";
 
 export interface ApiDeps {
   services: Services;
+  handoff?: HandoffOptions;
 }
 
-/** The seckill API: reserve, order status, sale info. */
-export function createApiApp({ services }: ApiDeps) {
-  const app = createHttpApp(services.logger.child({ component: "api" }));
+/**
+ * The seckill API: reserve (202 + order id), order status, sale info. `start` connects the
+ * Kafka producer and starts the handoff relay; `stop` flushes the handoff.
+ */
+export function createApi({ services, handoff: handoffOptions }: ApiDeps) {
+  const { config, redis, database, kafka, topics, metrics, logger } = services;
+  const reservations = createReservations(redis, config.REDIS_KEY_PREFIX);
+  const saleCache = createSaleCache({ db: database.db, redis, keys: reservations.global });
+  const handoff = createHandoff({ producer: createProducer(kafka), reservations, topics, metrics, logger }, handoffOptions);
+  const ctx: ApiContext = { services, reservations, saleCache, handoff };
+
+  const app = createHttpApp(logger.child({ component: "api" }));
   mountHealth(app, dependencyChecks(services));
   mountMetrics(app, services.registry);
-  return app;
+  getSale.register(app, ctx);
+  postOrder.register(app, ctx);
+  getOrder.register(app, ctx);
+
+  return {
+    app,
+    ctx,
+    start: () => handoff.start(),
+    stop: () => handoff.stop(),
+  };
 }
+
+export type Api = ReturnType<typeof createApi>;

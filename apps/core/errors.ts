@@ -60,7 +60,7 @@ export function errorResponse(
   opts: { extra?: Record<string, unknown>; headers?: Record<string, string> } = {},
 ): Response {
   const requestId = c.get("requestId") as string | undefined;
-  const body: ErrorBody = { error: { ...opts.extra, code, message, requestId } };
+  const body: ErrorBody = { error: { code, message, ...opts.extra, requestId } };
   return c.json(body, ERROR_STATUS[code], opts.headers);
 }
 

@@ -1,5 +1,5 @@
 import type { Hono } from "hono";
-import { collectDefaultMetrics, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { AppEnv } from "./http.js";
 
 /**
@@ -16,3 +16,87 @@ export function createRegistry(opts: { defaultMetrics?: boolean; labels?: Record
 export function mountMetrics(app: Hono<AppEnv>, registry: Registry): void {
   app.get("/metrics", async (c) => c.body(await registry.metrics(), 200, { "Content-Type": registry.contentType }));
 }
+
+/**
+ * The platform's business metrics, all defined here so components sharing a registry never
+ * register one twice. Names answer what the person on call asks at the peak of a sale.
+ */
+export function createPlatformMetrics(registry: Registry) {
+  const r = [registry];
+  return {
+    purchases: new Counter({
+      name: "seckill_purchases_total",
+      help: "Purchase attempts that reached the reserve script, by outcome (reserved, sold_out, already_purchased, ...)",
+      labelNames: ["outcome"] as const,
+      registers: r,
+    }),
+    reserveSeconds: new Histogram({
+      name: "seckill_reserve_duration_seconds",
+      help: "Time of one reserve-6.lua call, as the API sees it",
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers: r,
+    }),
+    gatewayRejections: new Counter({
+      name: "seckill_gateway_rejections_total",
+      help: "Purchases the gateway answered itself, by reason (sold_out, rate_limited, overloaded, unauthorized, not_started, ended, ...)",
+      labelNames: ["reason"] as const,
+      registers: r,
+    }),
+    handoffPublished: new Counter({
+      name: "seckill_handoff_published_total",
+      help: "Accepted orders Kafka acknowledged, published by the accepting API",
+      registers: r,
+    }),
+    handoffRepublished: new Counter({
+      name: "seckill_handoff_republished_total",
+      help: "Accepted orders the relay republished because their handoff was overdue (crash, failed send, broker outage)",
+      registers: r,
+    }),
+    handoffFailures: new Counter({
+      name: "seckill_handoff_send_failures_total",
+      help: "Kafka sends of accepted orders that failed; the orders stay in Redis and the relay retries them",
+      registers: r,
+    }),
+    handoffPending: new Gauge({
+      name: "seckill_handoff_pending",
+      help: "Accepted orders not yet acknowledged by Kafka, per sale (as of the relay's last pass)",
+      labelNames: ["sale"] as const,
+      registers: r,
+    }),
+    ordersPersisted: new Counter({
+      name: "seckill_orders_persisted_total",
+      help: "Order rows the writer inserted into MySQL",
+      registers: r,
+    }),
+    ordersAlreadyPersisted: new Counter({
+      name: "seckill_orders_already_persisted_total",
+      help: "Redelivered order messages whose row already existed (duplicate key 1062: nothing to do)",
+      registers: r,
+    }),
+    writerBatchSize: new Histogram({
+      name: "seckill_writer_batch_rows",
+      help: "Rows per insert batch",
+      buckets: [1, 10, 50, 100, 250, 500, 1000, 2500],
+      registers: r,
+    }),
+    writerConsumerLag: new Gauge({
+      name: "seckill_writer_consumer_lag",
+      help: "Messages on seckill.orders not yet persisted, per partition (high watermark - next offset)",
+      labelNames: ["partition"] as const,
+      registers: r,
+    }),
+    writerRetries: new Counter({
+      name: "seckill_writer_db_retries_total",
+      help: "Insert attempts retried because MySQL failed (the consumer pauses while MySQL is down)",
+      registers: r,
+    }),
+    deadLettered: new Counter({
+      name: "seckill_dlq_messages_total",
+      help: "Messages sent to seckill.orders.dlq, by reason",
+      labelNames: ["reason"] as const,
+      registers: r,
+    }),
+  };
+}
+
+export type PlatformMetrics = ReturnType<typeof createPlatformMetrics>;

@@ -4,7 +4,7 @@ import type { Config } from "./config.js";
 import { createDatabase, type Database } from "./db/client.js";
 import { createKafka, type Topics, topicNames } from "./kafka.js";
 import type { Logger } from "./logger.js";
-import { createRegistry } from "./metrics.js";
+import { createPlatformMetrics, createRegistry, type PlatformMetrics } from "./metrics.js";
 import { createRedis, type Redis } from "./redis.js";
 
 /**
@@ -19,6 +19,7 @@ export interface Services {
   kafka: Kafka;
   topics: Topics;
   registry: Registry;
+  metrics: PlatformMetrics;
   close(): Promise<void>;
 }
 
@@ -39,6 +40,7 @@ export function createServices(config: Config, logger: Logger, registry: Registr
     kafka,
     topics: topicNames(config.KAFKA_TOPIC_PREFIX),
     registry,
+    metrics: createPlatformMetrics(registry),
     close() {
       closed ??= (async () => {
         await Promise.allSettled([redis.quit(), database.close()]);

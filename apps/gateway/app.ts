@@ -2,19 +2,55 @@ import type { Hono } from "hono";
 import { mountHealth } from "../core/health.js";
 import { type AppEnv, createHttpApp } from "../core/http.js";
 import { mountMetrics } from "../core/metrics.js";
+import { createReservations } from "../core/reservations.js";
+import { createSaleCache } from "../core/sale-cache.js";
 import { dependencyChecks, type Services } from "../core/services.js";
+import { createAuthenticator } from "./auth.js";
+import { createForward } from "./forward.js";
+import { createUserLimiter } from "./limiter.js";
+import * as purchase from "./routes/sales.$saleId.orders.post.js";
+import { createSoldOutFlags } from "./sold-out.js";
 
 export interface GatewayDeps {
   services: Services;
+  /** The API's fetch handler when co-hosted; otherwise config.API_URL is used. */
+  apiFetch?: (req: Request) => Response | Promise<Response>;
   /** Admin routes served under /admin on the public port (one-process mode). */
   admin?: Hono<AppEnv>;
+  soldOutRefreshMs?: number;
 }
 
 /** The edge: authentication, limits and the sold-out flag in front of the API. */
-export function createGatewayApp({ services, admin }: GatewayDeps) {
-  const app = createHttpApp(services.logger.child({ component: "gateway" }));
+export function createGateway({ services, apiFetch, admin, soldOutRefreshMs }: GatewayDeps) {
+  const { config, redis, database, metrics, logger } = services;
+  const reservations = createReservations(redis, config.REDIS_KEY_PREFIX);
+  const saleCache = createSaleCache({ db: database.db, redis, keys: reservations.global });
+  const authenticate = createAuthenticator(config.JWT_SECRET);
+  const forward = createForward({ apiFetch, apiUrl: config.API_URL, jwtSecret: config.JWT_SECRET });
+  const soldOut = createSoldOutFlags({ subscriber: redis.duplicate(), reservations, logger }, { refreshMs: soldOutRefreshMs });
+  const limit = createUserLimiter({
+    redis,
+    keyPrefix: reservations.global.rateLimit,
+    perSec: config.RATE_LIMIT_PER_SEC,
+    burst: config.RATE_LIMIT_BURST,
+    logger,
+  });
+
+  const app = createHttpApp(logger.child({ component: "gateway" }));
   mountHealth(app, dependencyChecks(services, ["redis"]));
   mountMetrics(app, services.registry);
+  purchase.register(app, { authenticate, limit, soldOut, saleCache, forward, metrics, maxInFlight: config.MAX_INFLIGHT_PURCHASES });
+
+  // Everything else under /api goes to the API; the user id is passed on when a valid token came with it.
+  app.all("/api/*", async (c) => forward(c.req.raw, await authenticate(c.req.header("authorization"))));
   if (admin) app.route("/", admin);
-  return app;
+
+  return {
+    app,
+    soldOut,
+    start: () => soldOut.start(),
+    stop: () => soldOut.stop(),
+  };
 }
+
+export type Gateway = ReturnType<typeof createGateway>;

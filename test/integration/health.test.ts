@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { createApiApp } from "../../apps/api/app.js";
+import { createApi } from "../../apps/api/app.js";
 import { createLogger } from "../../apps/core/logger.js";
 import { createServices, type Services } from "../../apps/core/services.js";
 import { freePort } from "../../infra/processes.js";
@@ -15,10 +15,10 @@ describe("health and readiness", () => {
     const config = await testConfig();
     const services = createServices(config, createLogger({ level: "silent" }));
     open.push(services);
-    const res = await createApiApp({ services }).request("/readyz");
+    const res = await createApi({ services }).app.request("/readyz");
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ status: "ready", checks: { redis: "ok", mysql: "ok", kafka: "ok" } });
-    expect((await createApiApp({ services }).request("/healthz")).status).toBe(200);
+    expect((await createApi({ services }).app.request("/healthz")).status).toBe(200);
   });
 
   it("/readyz is 503 not_ready naming the dependency that does not answer", async () => {
@@ -26,7 +26,7 @@ describe("health and readiness", () => {
     const config = { ...(await testConfig()), REDIS_URL: `redis://127.0.0.1:${deadPort}` };
     const services = createServices(config, createLogger({ level: "silent" }));
     open.push(services);
-    const res = await createApiApp({ services }).request("/readyz");
+    const res = await createApi({ services }).app.request("/readyz");
     expect(res.status).toBe(503);
     const body = (await res.json()) as { error: { code: string; message: string; checks: Record<string, string> } };
     expect(body.error.code).toBe("not_ready");
@@ -38,7 +38,7 @@ describe("health and readiness", () => {
   it("an unknown route gets the uniform error body with a request id", async () => {
     const services = createServices(await testConfig(), createLogger({ level: "silent" }));
     open.push(services);
-    const res = await createApiApp({ services }).request("/no/such/thing");
+    const res = await createApi({ services }).app.request("/no/such/thing");
     expect(res.status).toBe(404);
     const body = (await res.json()) as { error: { code: string; requestId: string } };
     expect(body.error.code).toBe("not_found");

@@ -1,0 +1,7 @@
+import type { Reservations } from "../core/reservations.js";
+import type { Services } from "../core/services.js";
+
+export interface AdminContext {
+  services: Services;
+  reservations: Reservations;
+}

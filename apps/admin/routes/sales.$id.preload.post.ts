@@ -1,0 +1,33 @@
+import { eq } from "drizzle-orm";
+import type { Hono } from "hono";
+import { sales } from "../../core/db/schema/index.js";
+import { AppError } from "../../core/errors.js";
+import type { AppEnv } from "../../core/http.js";
+import type { AdminContext } from "../context.js";
+
+/**
+ * POST /admin/sales/:id/preload[?force=true]: load the sale's settings and stock into Redis.
+ * Idempotent: a repeated call never resets stock that purchases already took. Refused (409) once
+ * the sale has started, unless forced.
+ */
+export function register(app: Hono<AppEnv>, ctx: AdminContext) {
+  app.post("/admin/sales/:id/preload", async (c) => {
+    const id = c.req.param("id");
+    const [sale] = await ctx.services.database.db.select().from(sales).where(eq(sales.id, id)).limit(1);
+    if (!sale) throw new AppError("sale_not_found", `no sale ${id}`);
+    const force = c.req.query("force") === "true";
+    const out = await ctx.reservations.preload(id, sale, force);
+    if (out.kind === "started") {
+      throw new AppError(
+        "sale_started",
+        "the sale has started; preload refused (add ?force=true to refresh its settings; stock is never reset)",
+        {
+          extra: { saleId: id, remaining: out.remaining },
+        },
+      );
+    }
+    await ctx.services.redis.del(ctx.reservations.global.saleInfo(id));
+    ctx.services.logger.info({ saleId: id, remaining: out.remaining, outcome: out.kind, force }, "sale preloaded into Redis");
+    return c.json({ id, remaining: out.remaining });
+  });
+}

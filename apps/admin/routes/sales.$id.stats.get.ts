@@ -1,0 +1,40 @@
+import { count, eq } from "drizzle-orm";
+import type { Hono } from "hono";
+import { orders, sales } from "../../core/db/schema/index.js";
+import { AppError } from "../../core/errors.js";
+import type { AppEnv } from "../../core/http.js";
+import type { AdminContext } from "../context.js";
+
+/** GET /admin/sales/:id/stats: where the sale's stock and orders are, across Redis and MySQL. */
+export function register(app: Hono<AppEnv>, ctx: AdminContext) {
+  app.get("/admin/sales/:id/stats", async (c) => {
+    const id = c.req.param("id");
+    const { db } = ctx.services.database;
+    const [sale] = await db.select().from(sales).where(eq(sales.id, id)).limit(1);
+    if (!sale) throw new AppError("sale_not_found", `no sale ${id}`);
+    const k = ctx.reservations.keys(id);
+    const [remaining, accepted, pendingHandoff, byStatus] = await Promise.all([
+      ctx.reservations.remaining(id),
+      ctx.services.redis.hget(k.meta, "accepted"),
+      ctx.reservations.pendingHandoffs(id),
+      db.select({ status: orders.status, n: count() }).from(orders).where(eq(orders.saleId, id)).groupBy(orders.status),
+    ]);
+    const status = Object.fromEntries(byStatus.map((r) => [r.status, Number(r.n)]));
+    const persisted = byStatus.reduce((sum, r) => sum + Number(r.n), 0);
+    return c.json({
+      id,
+      totalStock: sale.totalStock,
+      loaded: remaining !== null,
+      remaining: remaining ?? sale.totalStock,
+      accepted: Number(accepted ?? 0),
+      persisted,
+      pendingPayment: status.pending_payment ?? 0,
+      paid: status.paid ?? 0,
+      closed: status.closed ?? 0,
+      refundRequired: status.refund_required ?? 0,
+      pendingHandoff,
+      /** Accepted in Redis but not yet a MySQL row (in Kafka or waiting for the writer). */
+      inTransit: Math.max(0, Number(accepted ?? 0) - persisted),
+    });
+  });
+}

@@ -1,0 +1,83 @@
+import type { Hono } from "hono";
+import { z } from "zod";
+import { ER_DUP_ENTRY, sqlErrno } from "../../core/db/errors.js";
+import { type Sale, sales } from "../../core/db/schema/index.js";
+import { AppError } from "../../core/errors.js";
+import type { AppEnv } from "../../core/http.js";
+import { newOrderId } from "../../core/ids.js";
+import { SALE_ID_PATTERN } from "../../core/order-message.js";
+import type { AdminContext } from "../context.js";
+
+const isoDate = z.iso.datetime({ offset: true }).transform((s) => new Date(s));
+
+export const createSaleSchema = z
+  .object({
+    id: z.string().regex(SALE_ID_PATTERN, "id must be 1-64 of [A-Za-z0-9_-]").optional(),
+    title: z.string().trim().min(1).max(200),
+    priceCents: z.number().int().min(0).max(4_000_000_000),
+    stock: z.number().int().min(1).max(10_000_000),
+    startsAt: isoDate,
+    endsAt: isoDate,
+    paymentTimeoutSeconds: z
+      .number()
+      .int()
+      .min(10)
+      .max(7 * 24 * 3600)
+      .default(900),
+    perUserLimit: z.number().int().min(1).max(10).default(1),
+  })
+  .strict()
+  .refine((s) => s.endsAt > s.startsAt, { message: "endsAt must be after startsAt", path: ["endsAt"] });
+
+export function saleJson(s: Sale) {
+  return {
+    id: s.id,
+    title: s.title,
+    priceCents: s.priceCents,
+    totalStock: s.totalStock,
+    startsAt: s.startsAt.toISOString(),
+    endsAt: s.endsAt.toISOString(),
+    paymentTimeoutSeconds: s.paymentTimeoutSeconds,
+    perUserLimit: s.perUserLimit,
+    createdAt: s.createdAt.toISOString(),
+  };
+}
+
+/** POST /admin/sales: create a sale (its stock goes to Redis with the preload call). */
+export function register(app: Hono<AppEnv>, ctx: AdminContext) {
+  app.post("/admin/sales", async (c) => {
+    let body: unknown;
+    try {
+      body = await c.req.json();
+    } catch {
+      throw new AppError("invalid_request", "the body must be a JSON object");
+    }
+    const parsed = createSaleSchema.safeParse(body);
+    if (!parsed.success) {
+      throw new AppError("invalid_request", parsed.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; "));
+    }
+    const b = parsed.data;
+    const sale: Sale = {
+      id: b.id ?? `sale_${newOrderId().toLowerCase()}`,
+      title: b.title,
+      priceCents: b.priceCents,
+      totalStock: b.stock,
+      startsAt: b.startsAt,
+      endsAt: b.endsAt,
+      paymentTimeoutSeconds: b.paymentTimeoutSeconds,
+      perUserLimit: b.perUserLimit,
+      createdAt: new Date(),
+    };
+    try {
+      await ctx.services.database.db.insert(sales).values(sale);
+    } catch (err) {
+      if (sqlErrno(err) === ER_DUP_ENTRY) throw new AppError("conflict", `a sale with id ${sale.id} already exists`);
+      throw err;
+    }
+    ctx.services.logger.info(
+      { saleId: sale.id, stock: sale.totalStock, startsAt: sale.startsAt },
+      "sale created; preload it before it starts",
+    );
+    return c.json(saleJson(sale), 201);
+  });
+}

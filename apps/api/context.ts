@@ -1,0 +1,30 @@
+import type { MiddlewareHandler } from "hono";
+import { AppError } from "../core/errors.js";
+import type { AppEnv } from "../core/http.js";
+import { INTERNAL_HEADER, internalToken, safeEqual, USER_HEADER } from "../core/identity.js";
+import type { Reservations } from "../core/reservations.js";
+import type { SaleCache } from "../core/sale-cache.js";
+import type { Services } from "../core/services.js";
+import type { Handoff } from "./handoff.js";
+
+/** What the API's route modules share. */
+export interface ApiContext {
+  services: Services;
+  reservations: Reservations;
+  saleCache: SaleCache;
+  handoff: Handoff;
+}
+
+/** The user id the gateway vouched for; 401 when the request did not come through the gateway. */
+export function requireUser(jwtSecret: string): MiddlewareHandler<AppEnv> {
+  const token = internalToken(jwtSecret);
+  return async (c, next) => {
+    const user = c.req.header(USER_HEADER);
+    const vouch = c.req.header(INTERNAL_HEADER);
+    if (!user || !vouch || !safeEqual(vouch, token)) {
+      throw new AppError("unauthorized", "a user token is required (call through the gateway with Authorization: Bearer <JWT>)");
+    }
+    c.set("userId", user);
+    await next();
+  };
+}

@@ -1,0 +1,188 @@
+import type { Producer } from "kafkajs";
+import type { Topics } from "../core/kafka.js";
+import type { Logger } from "../core/logger.js";
+import type { PlatformMetrics } from "../core/metrics.js";
+import type { Reservations } from "../core/reservations.js";
+
+/**
+ * Hands accepted orders to Kafka without losing any.
+ *
+ * The reserve script already recorded each order's message in Redis (its handoff record). The
+ * accepting API publishes it at once, batched (kafkajs sends one request per `send`, so one
+ * awaited send per order would be ten times slower), and drops the record when Kafka has
+ * acknowledged it. Anything not acknowledged (a crash, a failed send, a broker outage, a
+ * kafkajs give-up) stays in Redis; the relay, running in every API instance, claims records
+ * overdue by more than the grace period, under a lease, and republishes them. A duplicate
+ * message is harmless (the writer is idempotent on the order id); a lost one is impossible
+ * while Redis keeps the record.
+ */
+export interface HandoffOptions {
+  lingerMs?: number;
+  maxBatch?: number;
+  relayIntervalMs?: number;
+  relayLeaseMs?: number;
+  /** Above this many messages in flight, new ones are left to the relay (bounded memory during an outage). */
+  maxInFlight?: number;
+}
+
+interface Pending {
+  saleId: string;
+  orderId: string;
+  message: string;
+}
+
+export function createHandoff(
+  deps: { producer: Producer; reservations: Reservations; topics: Topics; metrics: PlatformMetrics; logger: Logger },
+  opts: HandoffOptions = {},
+) {
+  const lingerMs = opts.lingerMs ?? 2;
+  const maxBatch = opts.maxBatch ?? 500;
+  const relayIntervalMs = opts.relayIntervalMs ?? 1000;
+  const leaseMs = opts.relayLeaseMs ?? 10_000;
+  const maxInFlight = opts.maxInFlight ?? 20_000;
+  const log = deps.logger.child({ component: "handoff" });
+
+  let queue: Pending[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  let inFlight = 0;
+  const sends = new Set<Promise<void>>();
+  let relayTimer: NodeJS.Timeout | undefined;
+  let relayRunning: Promise<void> | undefined;
+  let stopped = false;
+  let isConnected = false;
+  let connecting: Promise<void> | undefined;
+  deps.producer.on(deps.producer.events.CONNECT, () => {
+    isConnected = true;
+  });
+  deps.producer.on(deps.producer.events.DISCONNECT, () => {
+    isConnected = false;
+  });
+
+  /** Connects the producer if it is not (Kafka may have been away at start); concurrent callers share one attempt. */
+  function ensureConnected(): Promise<void> {
+    if (isConnected) return Promise.resolve();
+    connecting ??= deps.producer.connect().finally(() => {
+      connecting = undefined;
+    });
+    return connecting;
+  }
+  let overflowLogged = false;
+
+  /** Publishes one batch; on success drops the handoff records. Never throws. */
+  async function publish(batch: Pending[], republish: boolean): Promise<boolean> {
+    try {
+      await ensureConnected();
+      await deps.producer.send({
+        topic: deps.topics.orders,
+        acks: -1,
+        messages: batch.map((p) => ({ key: p.orderId, value: p.message })),
+      });
+    } catch (err) {
+      deps.metrics.handoffFailures.inc(batch.length);
+      log.error(
+        { err: (err as Error).message, orders: batch.length, sales: [...new Set(batch.map((p) => p.saleId))], republish },
+        "kafka did not take accepted orders; they stay in Redis and the relay retries them (check the brokers)",
+      );
+      return false;
+    }
+    (republish ? deps.metrics.handoffRepublished : deps.metrics.handoffPublished).inc(batch.length);
+    const bySale = new Map<string, string[]>();
+    for (const p of batch) {
+      const ids = bySale.get(p.saleId);
+      if (ids) ids.push(p.orderId);
+      else bySale.set(p.saleId, [p.orderId]);
+    }
+    try {
+      await Promise.all([...bySale].map(([saleId, ids]) => deps.reservations.acknowledge(saleId, ids)));
+    } catch (err) {
+      // Kafka has them; the records will be republished once (a harmless duplicate).
+      log.warn({ err: (err as Error).message, orders: batch.length }, "could not drop handoff records after Kafka acknowledged them");
+    }
+    return true;
+  }
+
+  function flush(): void {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    if (queue.length === 0) return;
+    const batch = queue;
+    queue = [];
+    inFlight += batch.length;
+    const p: Promise<void> = publish(batch, false).then(() => {
+      inFlight -= batch.length;
+      sends.delete(p);
+    });
+    sends.add(p);
+  }
+
+  async function relayOnce(): Promise<number> {
+    let republished = 0;
+    for (const saleId of await deps.reservations.activeSales()) {
+      for (;;) {
+        const claimed = await deps.reservations.claimOverdue(saleId, maxBatch, leaseMs);
+        if (claimed.length === 0) break;
+        const ok = await publish(
+          claimed.map((c) => ({ saleId, ...c })),
+          true,
+        );
+        if (!ok) break; // Kafka is away: the lease brings them back later.
+        republished += claimed.length;
+        if (claimed.length < maxBatch) break;
+      }
+      deps.metrics.handoffPending.set({ sale: saleId }, await deps.reservations.pendingHandoffs(saleId));
+    }
+    if (republished > 0) log.warn({ republished }, "relay republished overdue accepted orders to Kafka");
+    return republished;
+  }
+
+  function scheduleRelay() {
+    if (stopped) return;
+    relayTimer = setTimeout(() => {
+      relayRunning = relayOnce()
+        .catch((err) => log.error({ err: (err as Error).message }, "handoff relay pass failed; retrying next interval"))
+        .then(() => {
+          relayRunning = undefined;
+          scheduleRelay();
+        });
+    }, relayIntervalMs);
+    relayTimer.unref();
+  }
+
+  return {
+    /** Queues an accepted order's message for Kafka; never blocks the 202. */
+    enqueue(saleId: string, orderId: string, message: string): void {
+      if (stopped || inFlight + queue.length >= maxInFlight) {
+        if (!overflowLogged)
+          log.warn({ inFlight, maxInFlight }, "handoff backlog full: new orders wait for the relay (Kafka slow or away)");
+        overflowLogged = true;
+        return;
+      }
+      overflowLogged = false;
+      queue.push({ saleId, orderId, message });
+      if (queue.length >= maxBatch) flush();
+      else timer ??= setTimeout(flush, lingerMs);
+    },
+    relayOnce,
+    /** Connects the producer (a failure is logged, not thrown: orders wait in Redis) and starts the relay. */
+    async start(startOpts: { relay?: boolean } = {}): Promise<void> {
+      if (startOpts.relay ?? true) scheduleRelay();
+      await ensureConnected().catch((err) => {
+        log.error({ err: (err as Error).message }, "kafka producer could not connect; accepted orders wait in Redis for the relay");
+      });
+    },
+    /** Sends what is queued and waits for every send in flight; stops the relay. */
+    async stop(): Promise<void> {
+      stopped = true;
+      if (relayTimer) clearTimeout(relayTimer);
+      flush();
+      await Promise.all(sends);
+      await relayRunning;
+      await deps.producer.disconnect();
+    },
+    get inFlight() {
+      return inFlight + queue.length;
+    },
+  };
+}
+
+export type Handoff = ReturnType<typeof createHandoff>;

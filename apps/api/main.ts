@@ -1,0 +1,18 @@
+import { bootstrap } from "../core/bootstrap.js";
+import { listen } from "../core/serve.js";
+import { onShutdown } from "../core/shutdown.js";
+import { createApi } from "./app.js";
+
+/** The seckill API as its own process (a gateway reaches it through API_URL). */
+const { config, logger, services, stack } = await bootstrap("seckill-api");
+const api = createApi({ services });
+await api.start();
+const http = await listen(api.app, config.HOST, config.PORT);
+logger.info({ api: `http://${config.HOST}:${http.port}` }, "ready");
+
+onShutdown(logger, async () => {
+  await http.close();
+  await api.stop();
+  await services.close();
+  await stack.stop();
+});

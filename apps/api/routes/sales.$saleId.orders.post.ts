@@ -1,0 +1,95 @@
+import type { Hono } from "hono";
+import { z } from "zod";
+import { AppError } from "../../core/errors.js";
+import type { AppEnv } from "../../core/http.js";
+import { newOrderId } from "../../core/ids.js";
+import { SALE_ID_PATTERN } from "../../core/order-message.js";
+import type { ReserveOutcome } from "../../core/reservations.js";
+import { type ApiContext, requireUser } from "../context.js";
+
+const bodySchema = z
+  .object({
+    quantity: z.literal(1, { error: "quantity must be 1: each order buys one unit (perUserLimit caps orders per user)" }).optional(),
+  })
+  .strict();
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
+/** How long an accepted order stays readable from Redis while it travels to MySQL. */
+const QUEUED_ORDER_TTL_S = 7 * 24 * 3600;
+
+async function readBody(raw: string): Promise<void> {
+  if (raw.trim() === "") return;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new AppError("invalid_request", 'the body must be JSON: {} or {"quantity":1}');
+  }
+  const result = bodySchema.safeParse(parsed);
+  if (!result.success) throw new AppError("invalid_request", result.error.issues.map((i) => i.message).join("; "));
+}
+
+/**
+ * POST /api/sales/:saleId/orders: reserve one unit for the user, atomically in Redis, and answer
+ * 202 with the order id; the order travels to MySQL through Kafka (see ../handoff.ts).
+ */
+export function register(app: Hono<AppEnv>, ctx: ApiContext) {
+  const { metrics, logger, redis, config } = ctx.services;
+  const log = logger.child({ component: "purchase" });
+
+  app.post("/api/sales/:saleId/orders", requireUser(config.JWT_SECRET), async (c) => {
+    const saleId = c.req.param("saleId");
+    if (!SALE_ID_PATTERN.test(saleId)) throw new AppError("invalid_request", "sale id must be 1-64 of [A-Za-z0-9_-]");
+    await readBody(await c.req.text());
+    const idempotencyKey = c.req.header("idempotency-key") ?? "";
+    if (idempotencyKey && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
+      throw new AppError("invalid_request", "Idempotency-Key must be 1-128 printable ASCII characters");
+    }
+    const userId = c.get("userId");
+    const orderId = newOrderId();
+
+    let outcome: ReserveOutcome;
+    const started = performance.now();
+    try {
+      outcome = await ctx.reservations.reserve(saleId, userId, orderId, idempotencyKey);
+    } catch (err) {
+      metrics.purchases.inc({ outcome: "redis_error" });
+      log.error({ err: (err as Error).message, saleId, userId }, "reserve failed: Redis unreachable; purchase refused (fail closed)");
+      throw new AppError("unavailable", "the sale is briefly unavailable; retry in a moment", { headers: { "Retry-After": "1" } });
+    }
+    metrics.reserveSeconds.observe((performance.now() - started) / 1000);
+    metrics.purchases.inc({ outcome: outcome.kind });
+
+    switch (outcome.kind) {
+      case "reserved": {
+        ctx.handoff.enqueue(saleId, orderId, outcome.message);
+        // The handoff record the script wrote is what reaches Kafka; this copy only lets the
+        // buyer read the order while it travels to MySQL (a failure here loses nothing).
+        const queued = JSON.stringify({ saleId, userId, acceptedAt: outcome.acceptedAt, payBy: outcome.payBy });
+        redis
+          .set(ctx.reservations.global.order(orderId), queued, "EX", QUEUED_ORDER_TTL_S)
+          .catch((err) => log.warn({ err: (err as Error).message, orderId }, "could not cache the queued order for status reads"));
+        return c.json({ orderId, status: "queued" }, 202);
+      }
+      case "replayed":
+        return c.json({ orderId: outcome.orderId, status: "queued" }, 202);
+      case "not_loaded": {
+        const sale = await ctx.saleCache.get(saleId);
+        if (!sale) throw new AppError("sale_not_found", `no sale ${saleId}`);
+        throw new AppError("sale_not_started", "the sale's stock is not loaded yet", { extra: { saleId } });
+      }
+      case "blocked":
+        throw new AppError("unavailable", "the sale is paused until its stock is reconciled; retry shortly", {
+          headers: { "Retry-After": "5" },
+          extra: { saleId },
+        });
+      case "not_started":
+        throw new AppError("sale_not_started", "the sale has not started yet", { extra: { saleId } });
+      case "ended":
+        throw new AppError("sale_ended", "the sale has ended", { extra: { saleId } });
+      case "already_purchased":
+        throw new AppError("already_purchased", "you already hold the most orders this sale allows", { extra: { saleId } });
+      case "sold_out":
+        throw new AppError("sold_out", "sold out", { extra: { saleId } });
+    }
+  });
+}

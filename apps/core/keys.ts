@@ -1,0 +1,33 @@
+/**
+ * Redis key names. Every key of one sale shares the hash tag `{sale:ID}`, so the scripts that
+ * touch several of them run unchanged on Redis Cluster. Cross-sale keys have no tag.
+ */
+export function saleKeys(prefix: string, saleId: string) {
+  const base = `${prefix}{sale:${saleId}}`;
+  return {
+    meta: `${base}:meta`,
+    stock: `${base}:stock`,
+    buyers: `${base}:buyers`,
+    handoff: `${base}:handoff`,
+    due: `${base}:handoff-due`,
+    idem: `${base}:idem`,
+  };
+}
+export type SaleKeys = ReturnType<typeof saleKeys>;
+
+export function globalKeys(prefix: string) {
+  return {
+    /** Sales that are loaded in Redis; the handoff relay walks these. */
+    activeSales: `${prefix}sales:active`,
+    /** Pub/sub: a sale id is published when its stock reaches zero. */
+    soldOutChannel: `${prefix}events:sold-out`,
+    /** Pub/sub: a sale id is published when stock comes back (an order closed). */
+    restockChannel: `${prefix}events:restock`,
+    /** An accepted order, readable by id while it is still on its way to MySQL. */
+    order: (orderId: string) => `${prefix}order:${orderId}`,
+    /** Shared (second-level) cache of a sale's static info. */
+    saleInfo: (saleId: string) => `${prefix}cache:sale:${saleId}`,
+    rateLimit: `${prefix}rl`,
+  };
+}
+export type GlobalKeys = ReturnType<typeof globalKeys>;

@@ -1,0 +1,142 @@
+import { globalKeys, saleKeys } from "./keys.js";
+import type { Redis } from "./redis.js";
+
+/**
+ * Typed wrappers of the reservation scripts (lua/reserve-6.lua, handoff-claim-2.lua,
+ * preload-2.lua): callers get unions, never raw reply arrays.
+ */
+
+export type ReserveOutcome =
+  | { kind: "reserved"; slot: number; remaining: number; acceptedAt: number; payBy: number; message: string }
+  | { kind: "replayed"; orderId: string }
+  | { kind: "not_loaded" | "blocked" | "not_started" | "ended" | "already_purchased" | "sold_out" };
+
+const RESERVE_FAILURES = {
+  "-1": "not_loaded",
+  "-2": "blocked",
+  "-3": "not_started",
+  "-4": "ended",
+  "-5": "already_purchased",
+  "-6": "sold_out",
+} as const;
+
+export type PreloadOutcome = { kind: "loaded" | "already_loaded"; remaining: number } | { kind: "started"; remaining: number | null };
+
+export interface PreloadSettings {
+  totalStock: number;
+  startsAt: Date;
+  endsAt: Date;
+  perUserLimit: number;
+  priceCents: number;
+  paymentTimeoutSeconds: number;
+}
+
+type Script = (...args: (string | number)[]) => Promise<unknown>;
+
+function script(redis: Redis, name: string): Script {
+  const fn = (redis as unknown as Record<string, Script>)[name];
+  if (typeof fn !== "function") throw new Error(`redis script ${name} is not registered (see lua/)`);
+  return fn.bind(redis);
+}
+
+/** How long the relay leaves a fresh handoff record alone (the accepting API publishes it itself). */
+export const DEFAULT_HANDOFF_GRACE_MS = 3000;
+
+export function createReservations(redis: Redis, prefix: string, opts: { handoffGraceMs?: number } = {}) {
+  const reserveScript = script(redis, "seckill_reserve");
+  const claimScript = script(redis, "seckill_handoff_claim");
+  const preloadScript = script(redis, "seckill_preload");
+  const global = globalKeys(prefix);
+  const graceMs = opts.handoffGraceMs ?? DEFAULT_HANDOFF_GRACE_MS;
+
+  return {
+    keys: (saleId: string) => saleKeys(prefix, saleId),
+    global,
+
+    async reserve(saleId: string, userId: string, orderId: string, idempotencyKey = ""): Promise<ReserveOutcome> {
+      const k = saleKeys(prefix, saleId);
+      const reply = (await reserveScript(
+        k.meta,
+        k.stock,
+        k.buyers,
+        k.handoff,
+        k.due,
+        k.idem,
+        orderId,
+        userId,
+        idempotencyKey,
+        global.soldOutChannel,
+        saleId,
+        graceMs,
+      )) as (number | string)[];
+      const code = Number(reply[0]);
+      if (code === 1) {
+        return {
+          kind: "reserved",
+          slot: Number(reply[1]),
+          remaining: Number(reply[2]),
+          acceptedAt: Number(reply[3]),
+          payBy: Number(reply[4]),
+          message: String(reply[5]),
+        };
+      }
+      if (code === 2) return { kind: "replayed", orderId: String(reply[1]) };
+      const kind = RESERVE_FAILURES[String(code) as keyof typeof RESERVE_FAILURES];
+      if (!kind) throw new Error(`reserve-6.lua returned an unknown code ${code}`);
+      return { kind };
+    },
+
+    /** Order messages whose handoff is overdue, claimed for a lease so other relays skip them. */
+    async claimOverdue(saleId: string, limit: number, leaseMs: number): Promise<{ orderId: string; message: string }[]> {
+      const k = saleKeys(prefix, saleId);
+      const flat = (await claimScript(k.handoff, k.due, limit, leaseMs)) as string[];
+      const out: { orderId: string; message: string }[] = [];
+      for (let i = 0; i < flat.length; i += 2) out.push({ orderId: flat[i], message: flat[i + 1] });
+      return out;
+    },
+
+    /** Kafka acknowledged these orders: drop their handoff records. */
+    async acknowledge(saleId: string, orderIds: string[]): Promise<void> {
+      if (orderIds.length === 0) return;
+      const k = saleKeys(prefix, saleId);
+      await redis
+        .multi()
+        .hdel(k.handoff, ...orderIds)
+        .zrem(k.due, ...orderIds)
+        .exec();
+    },
+
+    async pendingHandoffs(saleId: string): Promise<number> {
+      return redis.hlen(saleKeys(prefix, saleId).handoff);
+    },
+
+    async preload(saleId: string, s: PreloadSettings, force: boolean): Promise<PreloadOutcome> {
+      const k = saleKeys(prefix, saleId);
+      const [code, remaining] = (await preloadScript(
+        k.meta,
+        k.stock,
+        s.totalStock,
+        s.startsAt.getTime(),
+        s.endsAt.getTime(),
+        s.perUserLimit,
+        s.priceCents,
+        s.paymentTimeoutSeconds,
+        force ? "1" : "0",
+      )) as [number, number];
+      if (code === -1) return { kind: "started", remaining: remaining < 0 ? null : remaining };
+      await redis.sadd(global.activeSales, saleId);
+      return { kind: code === 1 ? "loaded" : "already_loaded", remaining };
+    },
+
+    async remaining(saleId: string): Promise<number | null> {
+      const v = await redis.get(saleKeys(prefix, saleId).stock);
+      return v === null ? null : Number(v);
+    },
+
+    activeSales(): Promise<string[]> {
+      return redis.smembers(global.activeSales);
+    },
+  };
+}
+
+export type Reservations = ReturnType<typeof createReservations>;

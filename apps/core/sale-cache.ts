@@ -1,0 +1,115 @@
+import { eq } from "drizzle-orm";
+import type { Db } from "./db/client.js";
+import { type Sale, sales } from "./db/schema/index.js";
+import type { GlobalKeys } from "./keys.js";
+import type { Redis } from "./redis.js";
+
+/** A sale's static description (what does not change while it runs). */
+export interface SaleInfo {
+  id: string;
+  title: string;
+  priceCents: number;
+  totalStock: number;
+  startsAt: number;
+  endsAt: number;
+  perUserLimit: number;
+  paymentTimeoutSeconds: number;
+}
+
+export function toSaleInfo(s: Sale): SaleInfo {
+  return {
+    id: s.id,
+    title: s.title,
+    priceCents: s.priceCents,
+    totalStock: s.totalStock,
+    startsAt: s.startsAt.getTime(),
+    endsAt: s.endsAt.getTime(),
+    perUserLimit: s.perUserLimit,
+    paymentTimeoutSeconds: s.paymentTimeoutSeconds,
+  };
+}
+
+interface Entry {
+  value: SaleInfo | null;
+  expiresAt: number;
+}
+
+export interface SaleCacheOptions {
+  /** In-process TTL (jittered ±20 %). */
+  localTtlMs?: number;
+  /** Redis TTL (jittered ±20 %). */
+  sharedTtlMs?: number;
+  /** TTL of "no such sale", in both levels: short, so a sale created a moment ago shows up soon. */
+  negativeTtlMs?: number;
+  /** Bound on in-process entries: random ids from a crowd must not grow memory without limit. */
+  maxEntries?: number;
+  now?: () => number;
+}
+
+/**
+ * Sale info from a two-level cache: in-process, then Redis, then MySQL. Concurrent misses for
+ * one sale share a single load (request coalescing), TTLs are jittered so entries do not expire
+ * together, and unknown ids are cached briefly too, so a crowd refreshing a page cannot
+ * stampede MySQL.
+ */
+export function createSaleCache(deps: { db: Db; redis: Redis; keys: GlobalKeys }, opts: SaleCacheOptions = {}) {
+  const localTtl = opts.localTtlMs ?? 5000;
+  const sharedTtl = opts.sharedTtlMs ?? 30_000;
+  const negativeTtl = opts.negativeTtlMs ?? 1000;
+  const maxEntries = opts.maxEntries ?? 10_000;
+  const now = opts.now ?? Date.now;
+  const local = new Map<string, Entry>();
+  const loading = new Map<string, Promise<SaleInfo | null>>();
+  let dbLoads = 0;
+
+  const jitter = (ms: number) => Math.round(ms * (0.8 + Math.random() * 0.4));
+
+  function remember(id: string, value: SaleInfo | null) {
+    if (local.size >= maxEntries) local.delete(local.keys().next().value as string);
+    local.set(id, { value, expiresAt: now() + jitter(value ? localTtl : negativeTtl) });
+  }
+
+  async function load(id: string): Promise<SaleInfo | null> {
+    const cached = await deps.redis.get(deps.keys.saleInfo(id));
+    if (cached !== null) return JSON.parse(cached) as SaleInfo | null;
+    dbLoads++;
+    const [row] = await deps.db.select().from(sales).where(eq(sales.id, id)).limit(1);
+    const value = row ? toSaleInfo(row) : null;
+    await deps.redis.set(deps.keys.saleInfo(id), JSON.stringify(value), "PX", jitter(value ? sharedTtl : negativeTtl));
+    return value;
+  }
+
+  return {
+    /** The sale, or null when no such sale exists. */
+    get(id: string): Promise<SaleInfo | null> {
+      const hit = local.get(id);
+      if (hit && hit.expiresAt > now()) return Promise.resolve(hit.value);
+      let pending = loading.get(id);
+      if (!pending) {
+        pending = load(id)
+          .then((value) => {
+            remember(id, value);
+            return value;
+          })
+          .finally(() => loading.delete(id));
+        loading.set(id, pending);
+      }
+      return pending;
+    },
+    /** The value in process memory only (no I/O): for the gateway's hot path. */
+    peek(id: string): SaleInfo | null | undefined {
+      const hit = local.get(id);
+      return hit && hit.expiresAt > now() ? hit.value : undefined;
+    },
+    async invalidate(id: string): Promise<void> {
+      local.delete(id);
+      await deps.redis.del(deps.keys.saleInfo(id));
+    },
+    /** How many times MySQL was asked (for tests and the stampede proof). */
+    get dbLoads() {
+      return dbLoads;
+    },
+  };
+}
+
+export type SaleCache = ReturnType<typeof createSaleCache>;

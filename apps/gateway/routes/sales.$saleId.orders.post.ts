@@ -1,0 +1,76 @@
+import type { Context, Hono } from "hono";
+import { errorResponse } from "../../core/errors.js";
+import type { AppEnv } from "../../core/http.js";
+import type { PlatformMetrics } from "../../core/metrics.js";
+import { SALE_ID_PATTERN } from "../../core/order-message.js";
+import type { SaleCache } from "../../core/sale-cache.js";
+import type { Authenticate } from "../auth.js";
+import type { Forward } from "../forward.js";
+import type { LimitDecision } from "../limiter.js";
+import type { SoldOutFlags } from "../sold-out.js";
+
+export interface PurchaseDeps {
+  authenticate: Authenticate;
+  limit: (userId: string) => Promise<LimitDecision>;
+  soldOut: SoldOutFlags;
+  saleCache: SaleCache;
+  forward: Forward;
+  metrics: PlatformMetrics;
+  maxInFlight: number;
+}
+
+/**
+ * POST /api/sales/:saleId/orders at the edge. The cheap refusals come first and the checks that
+ * cost a Redis round trip last: shedding, auth, the sold-out flag and the sale window (memory),
+ * then the token bucket (Redis, or memory once a user is blocked), then the API. Every refusal
+ * here is returned, not thrown, and says when to come back.
+ */
+export function register(app: Hono<AppEnv>, deps: PurchaseDeps) {
+  let inFlight = 0;
+  const reject = (
+    c: Context<AppEnv>,
+    reason: string,
+    ...args: Parameters<typeof errorResponse> extends [unknown, ...infer R] ? R : never
+  ) => {
+    deps.metrics.gatewayRejections.inc({ reason });
+    return errorResponse(c, ...args);
+  };
+
+  app.post("/api/sales/:saleId/orders", async (c) => {
+    if (inFlight >= deps.maxInFlight) {
+      return reject(c, "overloaded", "overloaded", "too many purchases in flight; retry shortly", { headers: { "Retry-After": "1" } });
+    }
+    inFlight++;
+    try {
+      const userId = await deps.authenticate(c.req.header("authorization"));
+      if (!userId) return reject(c, "unauthorized", "unauthorized", "a valid Authorization: Bearer <JWT> is required");
+      const saleId = c.req.param("saleId");
+      if (!SALE_ID_PATTERN.test(saleId)) return reject(c, "invalid_request", "invalid_request", "sale id must be 1-64 of [A-Za-z0-9_-]");
+      if (deps.soldOut.isSoldOut(saleId)) return reject(c, "sold_out", "sold_out", "sold out", { extra: { saleId } });
+
+      const sale = deps.saleCache.peek(saleId) ?? (await deps.saleCache.get(saleId));
+      if (!sale) return reject(c, "sale_not_found", "sale_not_found", `no sale ${saleId}`);
+      const now = Date.now();
+      if (now < sale.startsAt) {
+        const wait = Math.ceil((sale.startsAt - now) / 1000);
+        return reject(c, "not_started", "sale_not_started", "the sale has not started yet", {
+          extra: { saleId, startsAt: new Date(sale.startsAt).toISOString() },
+          headers: { "Retry-After": String(wait) },
+        });
+      }
+      if (now >= sale.endsAt) return reject(c, "ended", "sale_ended", "the sale has ended", { extra: { saleId } });
+
+      const decision = await deps.limit(userId);
+      if (!decision.ok) {
+        const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
+        return reject(c, "rate_limited", "rate_limited", "too many requests; slow down", { headers: { "Retry-After": String(seconds) } });
+      }
+
+      const res = await deps.forward(c.req.raw, userId);
+      if (res.status === 410) deps.soldOut.markSoldOut(saleId);
+      return res;
+    } finally {
+      inFlight--;
+    }
+  });
+}

@@ -1,0 +1,61 @@
+import type { Logger } from "../core/logger.js";
+import type { Redis } from "../core/redis.js";
+import type { Reservations } from "../core/reservations.js";
+
+/**
+ * Which sales are sold out, held in memory so the gateway answers 410 with no Redis or API call.
+ * Set by the sold-out broadcast (Redis pub/sub from reserve-6.lua) and by 410 answers from the
+ * API; cleared by a restock broadcast; and re-checked every `refreshMs` against the stock in
+ * Redis, which also repairs a broadcast missed while the subscriber was reconnecting.
+ */
+export function createSoldOutFlags(
+  deps: { subscriber: Redis; reservations: Reservations; logger: Logger },
+  opts: { refreshMs?: number } = {},
+) {
+  const refreshMs = opts.refreshMs ?? 2000;
+  const soldOut = new Set<string>();
+  const log = deps.logger.child({ component: "sold-out" });
+  const { soldOutChannel, restockChannel } = deps.reservations.global;
+  let timer: NodeJS.Timeout | undefined;
+
+  async function refresh(): Promise<void> {
+    for (const saleId of soldOut) {
+      const remaining = await deps.reservations.remaining(saleId);
+      if (remaining !== null && remaining > 0) {
+        soldOut.delete(saleId);
+        log.info({ saleId, remaining }, "stock is back: sale reopened at the gateway");
+      }
+    }
+  }
+
+  return {
+    isSoldOut: (saleId: string) => soldOut.has(saleId),
+    markSoldOut(saleId: string) {
+      if (!soldOut.has(saleId)) log.info({ saleId }, "sale sold out: the gateway now answers 410 itself");
+      soldOut.add(saleId);
+    },
+    async start(): Promise<void> {
+      deps.subscriber.on("message", (channel: string, saleId: string) => {
+        if (channel === soldOutChannel) this.markSoldOut(saleId);
+        else if (channel === restockChannel && soldOut.delete(saleId)) log.info({ saleId }, "restock: sale reopened at the gateway");
+      });
+      await deps.subscriber.subscribe(soldOutChannel, restockChannel);
+      const tick = () => {
+        timer = setTimeout(() => {
+          refresh()
+            .catch((err) => log.warn({ err: (err as Error).message }, "sold-out refresh failed; keeping the flags as they are"))
+            .finally(tick);
+        }, refreshMs);
+        timer.unref();
+      };
+      tick();
+    },
+    async stop(): Promise<void> {
+      if (timer) clearTimeout(timer);
+      deps.subscriber.disconnect();
+    },
+    refresh,
+  };
+}
+
+export type SoldOutFlags = ReturnType<typeof createSoldOutFlags>;
