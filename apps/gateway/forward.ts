@@ -6,6 +6,15 @@ export type Forward = (req: Request, userId: string | null) => Promise<Response>
 
 const PASSED_HEADERS = ["content-type", "idempotency-key", "x-request-id", "x-timestamp", "x-signature"];
 
+/**
+ * The API could not be reached (a separate API process down or restarting). The gateway answers
+ * 503 with Retry-After. The API may have reserved before it died: a retry with the same
+ * Idempotency-Key returns that order instead of trying again.
+ */
+export class ApiUnreachable extends Error {
+  override name = "ApiUnreachable";
+}
+
 export function createForward(opts: {
   apiFetch?: (req: Request) => Response | Promise<Response>;
   apiUrl?: string;
@@ -32,6 +41,10 @@ export function createForward(opts: {
     const body = req.method === "GET" || req.method === "HEAD" ? undefined : await req.arrayBuffer();
     const target = `${base ?? "http://api.internal"}${url.pathname}${url.search}`;
     if (!base) return opts.apiFetch!(new Request(target, { method: req.method, headers, body }));
-    return (await undiciFetch(target, { method: req.method, headers, body, dispatcher })) as unknown as Response;
+    try {
+      return (await undiciFetch(target, { method: req.method, headers, body, dispatcher })) as unknown as Response;
+    } catch (err) {
+      throw new ApiUnreachable(`API at ${base} unreachable: ${(err as Error).message}`, { cause: err });
+    }
   };
 }

@@ -192,6 +192,9 @@ export function createOrderWriter(services: Services, opts: OrderWriterOptions =
       if (err instanceof BatchAborted) return; // not committed: redelivered, and inserts are idempotent
       throw err;
     }
+    // The rows are committed: only now does the batch count as done, for kafkajs's fetch position
+    // (resolveOffset) and for the group (commitOffsets).
+    p.resolveOffset(batch.lastOffset());
     const next = String(Number(batch.lastOffset()) + 1);
     await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]);
     metrics.writerConsumerLag.set({ partition: String(batch.partition) }, Math.max(0, Number(batch.highWatermark) - Number(next)));

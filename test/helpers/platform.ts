@@ -1,0 +1,107 @@
+import { count, eq } from "drizzle-orm";
+import type { Hono } from "hono";
+import { createAdminRoutes } from "../../apps/admin/app.js";
+import { type Api, createApi } from "../../apps/api/app.js";
+import type { HandoffOptions } from "../../apps/api/handoff.js";
+import { orders } from "../../apps/core/db/schema/index.js";
+import type { AppEnv } from "../../apps/core/http.js";
+import { signUserToken } from "../../apps/core/jwt.js";
+import type { Services } from "../../apps/core/services.js";
+import { createGateway, type Gateway } from "../../apps/gateway/app.js";
+import { createOrderWriter, type OrderWriter, type OrderWriterOptions } from "../../apps/order-writer/writer.js";
+import { randomId, testServices } from "./env.js";
+
+export interface TestPlatform {
+  services: Services;
+  api: Api;
+  gateway: Gateway;
+  admin: Hono<AppEnv>;
+  writer?: OrderWriter;
+  /** A signed user token. */
+  token(userId: string): Promise<string>;
+  /** Creates and preloads a sale open now (or as given); returns its id. */
+  createSale(opts?: {
+    stock?: number;
+    startsAt?: Date;
+    endsAt?: Date;
+    perUserLimit?: number;
+    priceCents?: number;
+    preload?: boolean;
+  }): Promise<string>;
+  buy(saleId: string, token: string, init?: { body?: string; headers?: Record<string, string> }): Promise<Response>;
+  rows(saleId: string): Promise<number>;
+  stats(saleId: string): Promise<Record<string, number>>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The platform assembled in-process against the real test stack, with this test's own Redis
+ * prefix, Kafka topics and consumer group.
+ */
+export async function startTestPlatform(
+  opts: { env?: Record<string, string>; writer?: boolean | OrderWriterOptions; handoff?: HandoffOptions; soldOutRefreshMs?: number } = {},
+): Promise<TestPlatform> {
+  const services = await testServices(opts.env);
+  const api = createApi({ services, handoff: { relayIntervalMs: 200, ...opts.handoff } });
+  const admin = createAdminRoutes({ services });
+  const gateway = createGateway({ services, apiFetch: api.app.fetch, admin, soldOutRefreshMs: opts.soldOutRefreshMs });
+  const writer = opts.writer ? createOrderWriter(services, typeof opts.writer === "object" ? opts.writer : {}) : undefined;
+  await Promise.all([api.start(), gateway.start(), writer?.start()]);
+  await writer?.ready();
+  const adminHeaders = { authorization: `Bearer ${services.config.ADMIN_TOKEN}`, "content-type": "application/json" };
+
+  return {
+    services,
+    api,
+    gateway,
+    admin,
+    writer,
+    token: (userId) => signUserToken(services.config.JWT_SECRET, userId),
+    async createSale(s = {}) {
+      const id = randomId("sale-");
+      const now = Date.now();
+      const res = await gateway.app.request("/admin/sales", {
+        method: "POST",
+        headers: adminHeaders,
+        body: JSON.stringify({
+          id,
+          title: `test sale ${id}`,
+          priceCents: s.priceCents ?? 1000,
+          stock: s.stock ?? 100,
+          startsAt: (s.startsAt ?? new Date(now - 1000)).toISOString(),
+          endsAt: (s.endsAt ?? new Date(now + 3600_000)).toISOString(),
+          perUserLimit: s.perUserLimit ?? 1,
+        }),
+      });
+      if (res.status !== 201) throw new Error(`create sale: ${res.status} ${await res.text()}`);
+      if (s.preload ?? true) {
+        const pre = await gateway.app.request(`/admin/sales/${id}/preload?force=true`, { method: "POST", headers: adminHeaders });
+        if (pre.status !== 200) throw new Error(`preload: ${pre.status} ${await pre.text()}`);
+      }
+      return id;
+    },
+    buy(saleId, token, init = {}) {
+      return Promise.resolve(
+        gateway.app.request(`/api/sales/${saleId}/orders`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/json", ...init.headers },
+          body: init.body ?? "{}",
+        }),
+      );
+    },
+    async rows(saleId) {
+      const [r] = await services.database.db.select({ n: count() }).from(orders).where(eq(orders.saleId, saleId));
+      return Number(r.n);
+    },
+    async stats(saleId) {
+      const res = await gateway.app.request(`/admin/sales/${saleId}/stats`, { headers: adminHeaders });
+      return (await res.json()) as Record<string, number>;
+    },
+    async stop() {
+      await gateway.stop();
+      await api.stop();
+      await writer?.stop();
+      await services.close();
+    },
+  };
+}
