@@ -26,7 +26,7 @@ const asRoot = () => process.getuid?.() === 0;
  * `dataDir` (initialised on first use). Returns the server URL without a database; the caller
  * picks the database (`seckill`, or its own for tests).
  */
-export async function provideMysql(opts: { url?: string; dataDir: string; reuseDefault: boolean }): Promise<Provided> {
+export async function provideMysql(opts: { url?: string; dataDir: string; reuseDefault: boolean; port?: number }): Promise<Provided> {
   if (opts.url) return { url: opts.url, source: "env", stop: async () => {} };
   const defaultUrl = "mysql://root@127.0.0.1:3306/";
   if (opts.reuseDefault && (await mysqlAnswers(defaultUrl))) return { url: defaultUrl, source: "reused", stop: async () => {} };
@@ -42,7 +42,7 @@ export async function provideMysql(opts: { url?: string; dataDir: string; reuseD
       { stdio: "ignore" },
     );
   }
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   // The socket lives in the temp dir: unix socket paths are limited to 107 bytes.
   const socket = join(tmpdir(), `seckill-mariadb-${port}.sock`);
   const child = spawnManaged(

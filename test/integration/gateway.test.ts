@@ -1,0 +1,201 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createAdminRoutes } from "../../apps/admin/app.js";
+import { createApi } from "../../apps/api/app.js";
+import { signUserToken } from "../../apps/core/jwt.js";
+import { createLogger } from "../../apps/core/logger.js";
+import { listen } from "../../apps/core/serve.js";
+import { createServices, type Services } from "../../apps/core/services.js";
+import { createGateway } from "../../apps/gateway/app.js";
+import { freePort } from "../../infra/processes.js";
+import { randomId, testConfig, testServices } from "../helpers/env.js";
+import { startTestPlatform, type TestPlatform } from "../helpers/platform.js";
+import { deferred, eventually, sleep } from "../helpers/wait.js";
+
+let p: TestPlatform;
+beforeAll(async () => {
+  // Background loops off (relay, sold-out refresh) so every Redis command in a window below is a request's.
+  p = await startTestPlatform({
+    handoff: { relayIntervalMs: 600_000 },
+    soldOutRefreshMs: 600_000,
+    env: { MAX_INFLIGHT_PURCHASES: "100000" },
+  });
+});
+afterAll(() => p.stop());
+
+const counter = async (
+  c: { get(): Promise<{ values: { value: number; labels: Record<string, string | number> }[] }> },
+  label?: [string, string],
+) => (await c.get()).values.filter((v) => !label || v.labels[label[0]] === label[1]).reduce((s, v) => s + v.value, 0);
+
+describe("gateway", () => {
+  it("once sold out, 10,000 more purchases reach neither Redis nor the API", async () => {
+    const saleId = await p.createSale({ stock: 3 });
+    for (let i = 0; i < 3; i++) expect((await p.buy(saleId, await p.token(`early-${i}`))).status).toBe(202);
+    await eventually("the sold-out broadcast reached the gateway", () => p.gateway.soldOut.isSoldOut(saleId));
+    const tokens = await Promise.all(Array.from({ length: 10_000 }, (_, i) => p.token(`late-${i}`)));
+
+    const prefix = p.services.config.REDIS_KEY_PREFIX;
+    const monitor = await p.services.redis.monitor();
+    const seen: string[] = [];
+    monitor.on("monitor", (_time: string, args: string[]) => {
+      if (args.some((a) => String(a).includes(prefix))) seen.push(args.join(" "));
+    });
+    const apiBefore = await counter(p.services.metrics.purchases);
+    const rejectedBefore = await counter(p.services.metrics.gatewayRejections, ["reason", "sold_out"]);
+    await sleep(200); // the monitor is live
+
+    const statuses = new Map<number, number>();
+    for (let i = 0; i < tokens.length; i += 1000) {
+      const batch = await Promise.all(tokens.slice(i, i + 1000).map((t) => p.buy(saleId, t)));
+      for (const r of batch) statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+    }
+    await sleep(200);
+    monitor.disconnect();
+
+    expect(Object.fromEntries(statuses)).toEqual({ 410: 10_000 });
+    expect(seen).toEqual([]);
+    expect(await counter(p.services.metrics.purchases)).toBe(apiBefore);
+    expect(await counter(p.services.metrics.gatewayRejections, ["reason", "sold_out"])).toBe(rejectedBefore + 10_000);
+  });
+
+  it("the token bucket admits the burst, then the sustained rate, and its Retry-After is honest", async () => {
+    const saleId = await p.createSale({ stock: 1000 });
+    const token = await p.token(randomId("bursty-"));
+    const admitted = (r: Response) => r.status !== 429;
+
+    // At once: 5 for this second plus the burst of 10.
+    const first: Response[] = [];
+    for (let i = 0; i < 30; i++) first.push(await p.buy(saleId, token));
+    expect(first.filter(admitted)).toHaveLength(15);
+    const limited = first.find((r) => r.status === 429)!;
+    expect(((await limited.json()) as { error: { code: string } }).error.code).toBe("rate_limited");
+    const retryAfter = Number(limited.headers.get("retry-after"));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(1);
+
+    // Honest: after waiting what it said, the next request is admitted.
+    await sleep(retryAfter * 1000 + 50);
+    expect(admitted(await p.buy(saleId, token))).toBe(true);
+
+    // Sustained, for 3 s, with the burst spent: about 5 a second (fixed windows: 3 s overlap at most 4 of them).
+    let sustained = 0;
+    const until = Date.now() + 3000;
+    while (Date.now() < until) {
+      if (admitted(await p.buy(saleId, token))) sustained++;
+      await sleep(20);
+    }
+    expect(sustained).toBeGreaterThanOrEqual(10);
+    expect(sustained).toBeLessThanOrEqual(20);
+  });
+
+  it("sheds load above the in-flight limit with 503 overloaded and Retry-After, returned not thrown", async () => {
+    const saleId = await p.createSale({ stock: 10 });
+    const services: Services = await testServices({ MAX_INFLIGHT_PURCHASES: "2" });
+    const release = deferred();
+    let reached = 0;
+    const gateway = createGateway({
+      services,
+      // A stand-in API that holds every request until released: only the gateway's logic is under test.
+      apiFetch: async () => {
+        reached++;
+        await release.promise;
+        return Response.json({ orderId: "held", status: "queued" }, { status: 202 });
+      },
+    });
+    try {
+      const tokens = await Promise.all(
+        ["a", "b", "c", "d", "e"].map((u) => signUserToken(services.config.JWT_SECRET, `${u}-${randomId()}`)),
+      );
+      const pending = tokens.map((t) =>
+        Promise.resolve(
+          gateway.app.request(`/api/sales/${saleId}/orders`, { method: "POST", headers: { authorization: `Bearer ${t}` }, body: "{}" }),
+        ),
+      );
+      await eventually("two purchases reached the API", () => reached === 2);
+      release.resolve();
+      const responses = await Promise.all(pending);
+      const shed = responses.filter((r) => r.status === 503);
+      expect(responses.filter((r) => r.status === 202)).toHaveLength(2);
+      expect(shed).toHaveLength(3);
+      for (const r of shed) {
+        expect(r.headers.get("retry-after")).toBe("1");
+        expect(((await r.json()) as { error: { code: string } }).error.code).toBe("overloaded");
+      }
+      expect(await counter(services.metrics.gatewayRejections, ["reason", "overloaded"])).toBe(3);
+    } finally {
+      release.resolve();
+      await gateway.stop();
+      await services.close();
+    }
+  });
+
+  it("forwards over HTTP to a separate API process (API_URL), and answers 503 when that API is down", async () => {
+    const apiPort = await freePort();
+    const config = await testConfig();
+    const apiServices = createServices(config, createLogger({ level: "silent" }));
+    const gwServices = createServices({ ...config, API_URL: `http://127.0.0.1:${apiPort}` }, createLogger({ level: "silent" }));
+    const api = createApi({ services: apiServices });
+    await api.start();
+    const http = await listen(api.app, "127.0.0.1", apiPort);
+    const gateway = createGateway({ services: gwServices, admin: createAdminRoutes({ services: gwServices }) });
+    await gateway.start();
+    try {
+      const adminHeaders = { authorization: `Bearer ${config.ADMIN_TOKEN}`, "content-type": "application/json" };
+      const saleId = randomId("split-");
+      const now = Date.now();
+      const created = await gateway.app.request("/admin/sales", {
+        method: "POST",
+        headers: adminHeaders,
+        body: JSON.stringify({
+          id: saleId,
+          title: "split",
+          priceCents: 1,
+          stock: 5,
+          startsAt: new Date(now - 1000).toISOString(),
+          endsAt: new Date(now + 3600_000).toISOString(),
+        }),
+      });
+      expect(created.status).toBe(201);
+      expect(
+        (await gateway.app.request(`/admin/sales/${saleId}/preload?force=true`, { method: "POST", headers: adminHeaders })).status,
+      ).toBe(200);
+
+      const token = await signUserToken(config.JWT_SECRET, "split-user");
+      const buy = () =>
+        gateway.app.request(`/api/sales/${saleId}/orders`, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: "{}" });
+      const ok = await buy();
+      expect(ok.status).toBe(202);
+      const { orderId } = (await ok.json()) as { orderId: string };
+      const read = await gateway.app.request(`/api/orders/${orderId}`, { headers: { authorization: `Bearer ${token}` } });
+      expect(read.status).toBe(200);
+      expect(((await read.json()) as { status: string }).status).toBe("queued");
+      // The API trusts the user header only when the gateway vouches for it.
+      const direct = await fetch(`http://127.0.0.1:${apiPort}/api/orders/${orderId}`, { headers: { "x-seckill-user": "split-user" } });
+      expect(direct.status).toBe(401);
+
+      await http.close();
+      const down = await buy();
+      expect(down.status).toBe(503);
+      expect(down.headers.get("retry-after")).toBe("1");
+      expect(((await down.json()) as { error: { code: string } }).error.code).toBe("unavailable");
+    } finally {
+      await gateway.stop();
+      await api.stop();
+      await gwServices.close();
+      await apiServices.close();
+    }
+  });
+
+  it("a restock broadcast, or stock seen again in Redis, reopens a sold-out sale at the gateway", async () => {
+    const saleId = await p.createSale({ stock: 1 });
+    expect((await p.buy(saleId, await p.token("only-one"))).status).toBe(202);
+    await eventually("sold out at the gateway", () => p.gateway.soldOut.isSoldOut(saleId));
+    await p.services.redis.publish(p.api.ctx.reservations.global.restockChannel, saleId);
+    await eventually("reopened by the restock broadcast", () => !p.gateway.soldOut.isSoldOut(saleId));
+
+    p.gateway.soldOut.markSoldOut(saleId);
+    await p.services.redis.incr(p.api.ctx.reservations.keys(saleId).stock);
+    await p.gateway.soldOut.refresh();
+    expect(p.gateway.soldOut.isSoldOut(saleId)).toBe(false);
+  });
+});
