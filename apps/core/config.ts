@@ -75,6 +75,8 @@ const gateway = z.object({
   MAX_INFLIGHT_PURCHASES: int(2000, 1),
   /** How many X-Forwarded-For hops to trust when finding the client address (0: use the socket). */
   TRUSTED_PROXY_HOPS: int(0, 0, 10),
+  /** Requests with a missing or bad token allowed per client IP per second (then 429): blunts junk-token floods. */
+  UNAUTHENTICATED_PER_IP_PER_SEC: int(20, 1),
 });
 
 const writer = z.object({

@@ -11,6 +11,7 @@ export function saleKeys(prefix: string, saleId: string) {
     handoff: `${base}:handoff`,
     due: `${base}:handoff-due`,
     idem: `${base}:idem`,
+    released: `${base}:released`,
   };
 }
 export type SaleKeys = ReturnType<typeof saleKeys>;

@@ -20,6 +20,8 @@ const RESERVE_FAILURES = {
   "-6": "sold_out",
 } as const;
 
+export type ReleaseOutcome = { kind: "released"; remaining: number } | { kind: "already_released" | "not_loaded" | "slot_not_live" };
+
 export type PreloadOutcome = { kind: "loaded" | "already_loaded"; remaining: number } | { kind: "started"; remaining: number | null };
 
 export interface PreloadSettings {
@@ -46,6 +48,7 @@ export function createReservations(redis: Redis, prefix: string, opts: { handoff
   const reserveScript = script(redis, "seckill_reserve");
   const claimScript = script(redis, "seckill_handoff_claim");
   const preloadScript = script(redis, "seckill_preload");
+  const releaseScript = script(redis, "seckill_release");
   const global = globalKeys(prefix);
   const graceMs = opts.handoffGraceMs ?? DEFAULT_HANDOFF_GRACE_MS;
 
@@ -84,6 +87,27 @@ export function createReservations(redis: Redis, prefix: string, opts: { handoff
       const kind = RESERVE_FAILURES[String(code) as keyof typeof RESERVE_FAILURES];
       if (!kind) throw new Error(`reserve-6.lua returned an unknown code ${code}`);
       return { kind };
+    },
+
+    /** Returns a closed order's unit and frees the user's slot, once per order. */
+    async release(saleId: string, orderId: string, userId: string, slot: number): Promise<ReleaseOutcome> {
+      const k = saleKeys(prefix, saleId);
+      const [code, remaining] = (await releaseScript(
+        k.meta,
+        k.stock,
+        k.buyers,
+        k.released,
+        orderId,
+        userId,
+        slot,
+        global.restockChannel,
+        saleId,
+      )) as [number, number?];
+      if (code === 1) return { kind: "released", remaining: Number(remaining) };
+      if (code === 0) return { kind: "already_released" };
+      if (code === -1) return { kind: "not_loaded" };
+      if (code === -2) return { kind: "slot_not_live" };
+      throw new Error(`release-4.lua returned an unknown code ${code}`);
     },
 
     /** Order messages whose handoff is overdue, claimed for a lease so other relays skip them. */

@@ -1,4 +1,5 @@
 import type { Hono } from "hono";
+import { RateLimiterMemory } from "rate-limiter-flexible";
 import { mountHealth } from "../core/health.js";
 import { type AppEnv, createHttpApp } from "../core/http.js";
 import { mountMetrics } from "../core/metrics.js";
@@ -39,7 +40,22 @@ export function createGateway({ services, apiFetch, admin, soldOutRefreshMs }: G
   const app = createHttpApp(logger.child({ component: "gateway" }));
   mountHealth(app, dependencyChecks(services, ["redis"]));
   mountMetrics(app, services.registry);
-  purchase.register(app, { authenticate, limit, soldOut, saleCache, forward, metrics, maxInFlight: config.MAX_INFLIGHT_PURCHASES });
+  const unauthenticated = new RateLimiterMemory({ points: config.UNAUTHENTICATED_PER_IP_PER_SEC, duration: 1 });
+  purchase.register(app, {
+    authenticate,
+    limitUnauthenticated: (ip) =>
+      unauthenticated.consume(ip).then(
+        () => ({ ok: true }) as const,
+        (rej: { msBeforeNext?: number }) => ({ ok: false, retryAfterMs: rej.msBeforeNext ?? 1000 }) as const,
+      ),
+    trustedProxyHops: config.TRUSTED_PROXY_HOPS,
+    limit,
+    soldOut,
+    saleCache,
+    forward,
+    metrics,
+    maxInFlight: config.MAX_INFLIGHT_PURCHASES,
+  });
 
   // Everything else under /api goes to the API; the user id is passed on when a valid token came with it.
   app.all("/api/*", async (c) => forward(c.req.raw, await authenticate(c.req.header("authorization"))));

@@ -186,6 +186,27 @@ describe("gateway", () => {
     }
   });
 
+  it("limits requests without a valid token per client address, trusting X-Forwarded-For only through the configured hops", async () => {
+    const services = await testServices({ TRUSTED_PROXY_HOPS: "1", UNAUTHENTICATED_PER_IP_PER_SEC: "3" });
+    const gateway = createGateway({ services, apiFetch: () => new Response(null, { status: 500 }) });
+    try {
+      const attempt = (xff: string) =>
+        Promise.resolve(
+          gateway.app.request("/api/sales/any/orders", {
+            method: "POST",
+            headers: { authorization: "Bearer junk", "x-forwarded-for": xff },
+          }),
+        );
+      const fromOne = await Promise.all(Array.from({ length: 5 }, (_, i) => attempt(`10.9.9.${i}, 203.0.113.7`)));
+      expect(fromOne.map((r) => r.status)).toEqual([401, 401, 401, 429, 429]);
+      // Another client behind the same proxy is not punished for it.
+      expect((await attempt("203.0.113.8")).status).toBe(401);
+    } finally {
+      await gateway.stop();
+      await services.close();
+    }
+  });
+
   it("a restock broadcast, or stock seen again in Redis, reopens a sold-out sale at the gateway", async () => {
     const saleId = await p.createSale({ stock: 1 });
     expect((await p.buy(saleId, await p.token("only-one"))).status).toBe(202);

@@ -164,3 +164,38 @@ describe("handoff-claim-2.lua", () => {
     expect(await r.claimOverdue("s1", 10, 5000)).toEqual([]);
   });
 });
+
+describe("release-4.lua", () => {
+  it("returns the unit, frees the slot and broadcasts restock, once per order", async () => {
+    await r.preload("s1", openSale({ totalStock: 1 }), true);
+    const orderId = newOrderId();
+    const reserved = await r.reserve("s1", "alice", orderId);
+    expect(reserved).toMatchObject({ kind: "reserved", remaining: 0 });
+    const sub = redis.duplicate();
+    const restocks: string[] = [];
+    await sub.subscribe(r.global.restockChannel);
+    sub.on("message", (_c, m) => restocks.push(m));
+
+    expect(await r.release("s1", orderId, "alice", 1)).toEqual({ kind: "released", remaining: 1 });
+    const k = r.keys("s1");
+    expect(await redis.hexists(k.buyers, "alice")).toBe(0);
+    expect(await redis.sismember(k.released, orderId)).toBe(1);
+    expect(await redis.hget(k.meta, "released")).toBe("1");
+    expect(await r.release("s1", orderId, "alice", 1)).toEqual({ kind: "already_released" });
+    expect(await redis.get(k.stock)).toBe("1");
+    await new Promise((res) => setTimeout(res, 100));
+    expect(restocks).toEqual(["s1"]);
+    sub.disconnect();
+    // The freed user may buy again.
+    expect(await r.reserve("s1", "alice", newOrderId())).toMatchObject({ kind: "reserved", slot: 1 });
+  });
+
+  it("changes nothing for an unloaded sale or a slot that is not live", async () => {
+    expect(await r.release("nowhere", newOrderId(), "bob", 1)).toEqual({ kind: "not_loaded" });
+    await r.preload("s1", openSale({ perUserLimit: 2 }), true);
+    await r.reserve("s1", "bob", newOrderId());
+    expect(await r.release("s1", newOrderId(), "bob", 2)).toEqual({ kind: "slot_not_live" });
+    expect(await redis.get(r.keys("s1").stock)).toBe("2");
+    expect(await redis.hget(r.keys("s1").buyers, "bob")).toBe("1");
+  });
+});

@@ -5,18 +5,27 @@ import type { PlatformMetrics } from "../../core/metrics.js";
 import { SALE_ID_PATTERN } from "../../core/order-message.js";
 import type { SaleCache } from "../../core/sale-cache.js";
 import type { Authenticate } from "../auth.js";
+import { clientIp } from "../client-ip.js";
 import type { Forward } from "../forward.js";
 import type { LimitDecision } from "../limiter.js";
 import type { SoldOutFlags } from "../sold-out.js";
 
 export interface PurchaseDeps {
   authenticate: Authenticate;
+  /** Limits requests that fail authentication, per client address. */
+  limitUnauthenticated: (ip: string) => Promise<LimitDecision>;
+  trustedProxyHops: number;
   limit: (userId: string) => Promise<LimitDecision>;
   soldOut: SoldOutFlags;
   saleCache: SaleCache;
   forward: Forward;
   metrics: PlatformMetrics;
   maxInFlight: number;
+}
+
+/** The TCP peer's address, when the request came over a socket (not for in-process calls). */
+function socketAddress(c: Context<AppEnv>): string | undefined {
+  return (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress;
 }
 
 /**
@@ -43,7 +52,13 @@ export function register(app: Hono<AppEnv>, deps: PurchaseDeps) {
     inFlight++;
     try {
       const userId = await deps.authenticate(c.req.header("authorization"));
-      if (!userId) return reject(c, "unauthorized", "unauthorized", "a valid Authorization: Bearer <JWT> is required");
+      if (!userId) {
+        const ip = clientIp(socketAddress(c), c.req.header("x-forwarded-for"), deps.trustedProxyHops) ?? "unknown";
+        const d = await deps.limitUnauthenticated(ip);
+        if (!d.ok)
+          return reject(c, "rate_limited", "rate_limited", "too many requests without a valid token", { headers: { "Retry-After": "1" } });
+        return reject(c, "unauthorized", "unauthorized", "a valid Authorization: Bearer <JWT> is required");
+      }
       const saleId = c.req.param("saleId");
       if (!SALE_ID_PATTERN.test(saleId)) return reject(c, "invalid_request", "invalid_request", "sale id must be 1-64 of [A-Za-z0-9_-]");
       if (deps.soldOut.isSoldOut(saleId)) return reject(c, "sold_out", "sold_out", "sold out", { extra: { saleId } });
