@@ -41,7 +41,9 @@ export function createKafka(opts: { brokers: string[]; clientId: string; logger:
     logLevel: process.env.KAFKAJS_DEBUG ? logLevel.DEBUG : logLevel.WARN,
     logCreator: kafkaLogCreator(opts.logger.child({ component: "kafkajs" })),
     connectionTimeout: 3000,
-    retry: { initialRetryTime: 200, retries: 8 },
+    // kafkajs's own retries only ride out blips (about 6 s in all); the durable retry of an
+    // accepted order is the handoff relay, which keeps trying for as long as Kafka is away.
+    retry: { initialRetryTime: 200, retries: 5 },
   });
 }
 

@@ -109,6 +109,23 @@ describe("order writer", () => {
     expect((await rowsOf(saleId)).map((r) => r.id).sort()).toEqual([before.orderId, after.orderId].sort());
   });
 
+  it("a row MySQL keeps rejecting goes to the DLQ after 5 attempts and does not block its partition", async () => {
+    const saleId = randomId("w-");
+    // A pay-by date MySQL cannot store (year 275,000): valid JSON and schema, refused by the server.
+    const poison = message(saleId, 1, { payBy: 8.6e15 });
+    const fine = Array.from({ length: 5 }, (_, i) => message(saleId, 10 + i));
+    // Same key, same partition: the healthy messages queue behind the poison one.
+    await producer.send({
+      topic: services.topics.orders,
+      acks: -1,
+      messages: [poison, ...fine].map((m) => ({ key: "same-partition", value: JSON.stringify(m) })),
+    });
+    await eventually("the healthy orders persisted", async () => (await rowsOf(saleId)).length === 5);
+    const dead = await eventually("the poison dead-lettered", () => dlq.find((m) => String(m.value).includes(poison.orderId)));
+    expect(String(dead.headers?.reason)).toBe("db_rejected");
+    expect(String(dead.headers?.detail)).toMatch(/5 times/);
+  });
+
   it("a second live order for the same user and slot is refused by the unique key and dead-lettered, not counted as done", async () => {
     const saleId = randomId("w-");
     const first = message(saleId, 1, { userId: "twice" });
