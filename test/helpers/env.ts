@@ -5,6 +5,15 @@ import { TOPIC_PARTITIONS, topicNames } from "../../apps/core/kafka.js";
 import { createLogger } from "../../apps/core/logger.js";
 import { createServices, type Services } from "../../apps/core/services.js";
 import { KafkaMockControl } from "../../infra/kafka-mock/control.js";
+import { type KafkaMock, startKafkaMock } from "../../infra/kafka-mock/launch.js";
+
+/**
+ * A Kafka mock of the caller's own, for tests that inject cluster-wide faults (brokers down,
+ * request errors): on the shared mock those faults would hit every test file running alongside.
+ */
+export function privateKafka(brokers = 1): Promise<KafkaMock> {
+  return startKafkaMock({ brokers, topics: {} });
+}
 
 export const randomId = (prefix = "") => `${prefix}${randomBytes(6).toString("hex")}`;
 
@@ -12,8 +21,9 @@ export function stackInfo() {
   return inject("stack");
 }
 
-export function kafkaControl(): KafkaMockControl {
-  const address = stackInfo().kafkaControl;
+/** The shared mock's control channel, or that of a private mock. */
+export function kafkaControl(mock?: KafkaMock): KafkaMockControl {
+  const address = mock?.control ?? stackInfo().kafkaControl;
   if (!address) throw new Error("this test needs the embedded Kafka mock (KAFKA_BROKERS was set)");
   return new KafkaMockControl(address);
 }
@@ -22,8 +32,8 @@ export function kafkaControl(): KafkaMockControl {
  * A config pointing at the test stack, with a Redis key prefix and Kafka topics of this test's
  * own (created on the mock), so tests run side by side without seeing each other's data.
  */
-export async function testConfig(overrides: Record<string, string> = {}): Promise<Config> {
-  const s = stackInfo();
+export async function testConfig(overrides: Record<string, string> = {}, kafka?: KafkaMock): Promise<Config> {
+  const s = { ...stackInfo(), ...(kafka ? { kafkaBrokers: kafka.url, kafkaControl: kafka.control } : {}) };
   const id = randomId();
   const config = loadConfig({
     NODE_ENV: "test",
@@ -40,7 +50,7 @@ export async function testConfig(overrides: Record<string, string> = {}): Promis
     ...overrides,
   });
   if (s.kafkaControl) {
-    const control = kafkaControl();
+    const control = new KafkaMockControl(s.kafkaControl);
     const names = topicNames(config.KAFKA_TOPIC_PREFIX);
     try {
       await control.createTopic(names.orders, 4);
@@ -53,7 +63,7 @@ export async function testConfig(overrides: Record<string, string> = {}): Promis
   return config;
 }
 
-export async function testServices(overrides: Record<string, string> = {}): Promise<Services> {
-  const config = await testConfig(overrides);
+export async function testServices(overrides: Record<string, string> = {}, kafka?: KafkaMock): Promise<Services> {
+  const config = await testConfig(overrides, kafka);
   return createServices(config, createLogger({ level: config.LOG_LEVEL }));
 }

@@ -9,6 +9,7 @@ import { signUserToken } from "../../apps/core/jwt.js";
 import type { Services } from "../../apps/core/services.js";
 import { createGateway, type Gateway } from "../../apps/gateway/app.js";
 import { createOrderWriter, type OrderWriter, type OrderWriterOptions } from "../../apps/order-writer/writer.js";
+import type { KafkaMock } from "../../infra/kafka-mock/launch.js";
 import { randomId, testServices } from "./env.js";
 
 export interface TestPlatform {
@@ -39,9 +40,16 @@ export interface TestPlatform {
  * prefix, Kafka topics and consumer group.
  */
 export async function startTestPlatform(
-  opts: { env?: Record<string, string>; writer?: boolean | OrderWriterOptions; handoff?: HandoffOptions; soldOutRefreshMs?: number } = {},
+  opts: {
+    env?: Record<string, string>;
+    writer?: boolean | OrderWriterOptions;
+    handoff?: HandoffOptions;
+    soldOutRefreshMs?: number;
+    /** A private Kafka mock (for fault injection); default: the shared one. */
+    kafka?: KafkaMock;
+  } = {},
 ): Promise<TestPlatform> {
-  const services = await testServices(opts.env);
+  const services = await testServices(opts.env, opts.kafka);
   const api = createApi({ services, handoff: { relayIntervalMs: 200, ...opts.handoff } });
   const admin = createAdminRoutes({ services });
   const gateway = createGateway({ services, apiFetch: api.app.fetch, admin, soldOutRefreshMs: opts.soldOutRefreshMs });

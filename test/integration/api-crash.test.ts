@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { eq } from "drizzle-orm";
@@ -99,15 +100,23 @@ describe("the API killed with SIGKILL while accepting orders", () => {
       const ids = [...accepted.values()];
       const rowsOf = () =>
         services.database.db.select({ id: orders.id, userId: orders.userId }).from(orders).where(eq(orders.saleId, saleId));
-      await eventually(
-        "every 202 is a row",
-        async () => {
+      try {
+        await eventually("every 202 is a row", async () => {
           const have = new Set((await rowsOf()).map((r) => r.id));
           return ids.every((id) => have.has(id));
-        },
-        60_000,
-        250,
-      );
+        }, 60_000, 250);
+      } catch (err) {
+        // Say where the missing orders are, so a failure explains itself.
+        const have = new Set((await rowsOf()).map((r) => r.id));
+        const missing = ids.filter((id) => !have.has(id));
+        const handoff = `${config.REDIS_KEY_PREFIX}{sale:${saleId}}:handoff`;
+        const stillInRedis = await Promise.all(missing.slice(0, 20).map((id) => services.redis.hexists(handoff, id)));
+        throw new Error(
+          `${(err as Error).message}\nmissing ${missing.length} of ${ids.length}; first: ${missing.slice(0, 5).join(",")}; ` +
+            `handoff records still in Redis for the first 20: ${stillInRedis.join("")}; pending handoff: ${await services.redis.hlen(handoff)}\n` +
+            `API log tail:\n${readFileSync(log, "utf8").split("\n").slice(-30).join("\n")}`,
+        );
+      }
       await sleep(1000);
       const rows = await rowsOf();
       expect(new Set(rows.map((r) => r.id)).size).toBe(rows.length); // no duplicate

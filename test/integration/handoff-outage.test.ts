@@ -1,19 +1,25 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { kafkaControl } from "../helpers/env.js";
+import type { KafkaMock } from "../../infra/kafka-mock/launch.js";
+import { kafkaControl, privateKafka } from "../helpers/env.js";
 import { startTestPlatform, type TestPlatform } from "../helpers/platform.js";
 import { eventually, sleep } from "../helpers/wait.js";
 
 let p: TestPlatform;
+let kafka: KafkaMock;
 beforeAll(async () => {
-  p = await startTestPlatform({ writer: true, handoff: { relayIntervalMs: 500, relayLeaseMs: 3000 } });
+  kafka = await privateKafka(3);
+  p = await startTestPlatform({ kafka, writer: true, handoff: { relayIntervalMs: 500, relayLeaseMs: 3000 } });
 });
-afterAll(() => p.stop());
+afterAll(async () => {
+  await p.stop();
+  await kafka.stop();
+});
 
 const value = async (c: { get(): Promise<{ values: { value: number }[] }> }) => (await c.get()).values.reduce((s, v) => s + v.value, 0);
 
 describe("the Kafka handoff while every broker is down", () => {
   it("keeps accepting, loses nothing when kafkajs gives up, and drains the backlog once Kafka is back", async () => {
-    const control = kafkaControl();
+    const control = kafkaControl(kafka);
     const saleId = await p.createSale({ stock: 300 });
     const failuresBefore = await value(p.services.metrics.handoffFailures);
     await control.brokerDown(-1);

@@ -3,7 +3,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { consumerTiming, createConsumer, createProducer } from "../../apps/core/kafka.js";
 import type { Services } from "../../apps/core/services.js";
 import { API_KEY, KAFKA_ERROR } from "../../infra/kafka-mock/control.js";
-import { kafkaControl, randomId, testServices } from "../helpers/env.js";
+import type { KafkaMock } from "../../infra/kafka-mock/launch.js";
+import { kafkaControl, privateKafka, randomId, testServices } from "../helpers/env.js";
 import { eventually } from "../helpers/wait.js";
 
 const open: { close(): Promise<unknown> }[] = [];
@@ -11,8 +12,8 @@ afterEach(async () => {
   for (const o of open.splice(0).reverse()) await o.close();
 });
 
-async function services(): Promise<Services> {
-  const s = await testServices();
+async function services(kafka?: KafkaMock): Promise<Services> {
+  const s = await testServices({}, kafka);
   open.push(s);
   return s;
 }
@@ -73,8 +74,10 @@ describe("kafka on the embedded mock cluster", () => {
   });
 
   it("the launcher's fault injection takes every broker down and back up", async () => {
-    const s = await services();
-    const control = kafkaControl();
+    const mock = await privateKafka();
+    open.push({ close: () => mock.stop() });
+    const s = await services(mock);
+    const control = kafkaControl(mock);
     open.push({ close: async () => control.close() });
     const producer = s.kafka.producer({ allowAutoTopicCreation: false, retry: { retries: 1, initialRetryTime: 100 } });
     open.push({ close: () => producer.disconnect() });
@@ -94,8 +97,10 @@ describe("kafka on the embedded mock cluster", () => {
   });
 
   it("the launcher injects request errors that the producer sees and retries past", async () => {
-    const s = await services();
-    const control = kafkaControl();
+    const mock = await privateKafka();
+    open.push({ close: () => mock.stop() });
+    const s = await services(mock);
+    const control = kafkaControl(mock);
     open.push({ close: async () => control.close() });
     const producer = s.kafka.producer({ allowAutoTopicCreation: false, retry: { retries: 0 } });
     open.push({ close: () => producer.disconnect() });
