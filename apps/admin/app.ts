@@ -1,10 +1,13 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../core/http.js";
+import { createReconciler } from "../core/reconcile.js";
 import { createReservations } from "../core/reservations.js";
-import type { Services } from "../core/services.js";
+import { type Services, sharedKafkaAdmin } from "../core/services.js";
 import { requireAdmin } from "./auth.js";
 import type { AdminContext } from "./context.js";
+import * as getOrder from "./routes/orders.$orderId.get.js";
 import * as preload from "./routes/sales.$id.preload.post.js";
+import * as reconcile from "./routes/sales.$id.reconcile.post.js";
 import * as stats from "./routes/sales.$id.stats.get.js";
 import * as createSale from "./routes/sales.post.js";
 
@@ -13,11 +16,18 @@ import * as createSale from "./routes/sales.post.js";
  * in one-process mode, or served by apps/admin/main.ts on its own listener.
  */
 export function createAdminRoutes({ services }: { services: Services }): Hono<AppEnv> {
-  const ctx: AdminContext = { services, reservations: createReservations(services.redis, services.config.REDIS_KEY_PREFIX) };
+  const reservations = createReservations(services.redis, services.config.REDIS_KEY_PREFIX);
+  const ctx: AdminContext = {
+    services,
+    reservations,
+    reconciler: createReconciler({ services, reservations, kafkaAdmin: sharedKafkaAdmin(services) }),
+  };
   const app = new Hono<AppEnv>();
   app.use("/admin/*", requireAdmin(services.config.ADMIN_TOKEN, services.config.JWT_SECRET));
   createSale.register(app, ctx);
   preload.register(app, ctx);
   stats.register(app, ctx);
+  reconcile.register(app, ctx);
+  getOrder.register(app, ctx);
   return app;
 }

@@ -1,7 +1,9 @@
+import type { Reconciler } from "../core/reconcile.js";
 import type { Reservations } from "../core/reservations.js";
 import type { Services } from "../core/services.js";
 
 export interface AdminContext {
   services: Services;
   reservations: Reservations;
+  reconciler: Reconciler;
 }

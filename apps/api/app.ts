@@ -1,13 +1,15 @@
 import { mountHealth } from "../core/health.js";
 import { createHttpApp } from "../core/http.js";
-import { createProducer } from "../core/kafka.js";
+import { connectedProducer, createProducer } from "../core/kafka.js";
 import { mountMetrics } from "../core/metrics.js";
+import { createRedisGuard } from "../core/redis-guard.js";
 import { createReservations } from "../core/reservations.js";
 import { createSaleCache } from "../core/sale-cache.js";
 import { dependencyChecks, type Services } from "../core/services.js";
 import type { ApiContext } from "./context.js";
 import { createHandoff, type HandoffOptions } from "./handoff.js";
 import * as getOrder from "./routes/orders.$orderId.get.js";
+import * as paymentsCallback from "./routes/payments.callback.post.js";
 import * as getSale from "./routes/sales.$saleId.get.js";
 import * as postOrder from "./routes/sales.$saleId.orders.post.js";
 
@@ -24,8 +26,10 @@ export function createApi({ services, handoff: handoffOptions }: ApiDeps) {
   const { config, redis, database, kafka, topics, metrics, logger } = services;
   const reservations = createReservations(redis, config.REDIS_KEY_PREFIX);
   const saleCache = createSaleCache({ db: database.db, redis, keys: reservations.global });
-  const handoff = createHandoff({ producer: createProducer(kafka), reservations, topics, metrics, logger }, handoffOptions);
-  const ctx: ApiContext = { services, reservations, saleCache, handoff };
+  const producer = connectedProducer(createProducer(kafka));
+  const handoff = createHandoff({ producer, reservations, topics, metrics, logger }, handoffOptions);
+  const guard = createRedisGuard({ redis, reservations, logger });
+  const ctx: ApiContext = { services, reservations, saleCache, handoff, guard };
 
   const app = createHttpApp(logger.child({ component: "api" }));
   mountHealth(app, dependencyChecks(services));
@@ -33,11 +37,15 @@ export function createApi({ services, handoff: handoffOptions }: ApiDeps) {
   getSale.register(app, ctx);
   postOrder.register(app, ctx);
   getOrder.register(app, ctx);
+  paymentsCallback.register(app, ctx, producer);
 
   return {
     app,
     ctx,
-    start: () => handoff.start(),
+    start: async () => {
+      await guard.check();
+      await handoff.start();
+    },
     stop: () => handoff.stop(),
   };
 }

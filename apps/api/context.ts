@@ -2,6 +2,7 @@ import type { MiddlewareHandler } from "hono";
 import { AppError } from "../core/errors.js";
 import type { AppEnv } from "../core/http.js";
 import { INTERNAL_HEADER, internalToken, safeEqual, USER_HEADER } from "../core/identity.js";
+import type { RedisGuard } from "../core/redis-guard.js";
 import type { Reservations } from "../core/reservations.js";
 import type { SaleCache } from "../core/sale-cache.js";
 import type { Services } from "../core/services.js";
@@ -13,6 +14,7 @@ export interface ApiContext {
   reservations: Reservations;
   saleCache: SaleCache;
   handoff: Handoff;
+  guard: RedisGuard;
 }
 
 /** The user id the gateway vouched for; 401 when the request did not come through the gateway. */

@@ -1,5 +1,4 @@
-import type { Producer } from "kafkajs";
-import type { Topics } from "../core/kafka.js";
+import type { ConnectedProducer, Topics } from "../core/kafka.js";
 import type { Logger } from "../core/logger.js";
 import type { PlatformMetrics } from "../core/metrics.js";
 import type { Reservations } from "../core/reservations.js";
@@ -32,7 +31,7 @@ interface Pending {
 }
 
 export function createHandoff(
-  deps: { producer: Producer; reservations: Reservations; topics: Topics; metrics: PlatformMetrics; logger: Logger },
+  deps: { producer: ConnectedProducer; reservations: Reservations; topics: Topics; metrics: PlatformMetrics; logger: Logger },
   opts: HandoffOptions = {},
 ) {
   const lingerMs = opts.lingerMs ?? 2;
@@ -49,29 +48,11 @@ export function createHandoff(
   let relayTimer: NodeJS.Timeout | undefined;
   let relayRunning: Promise<void> | undefined;
   let stopped = false;
-  let isConnected = false;
-  let connecting: Promise<void> | undefined;
-  deps.producer.on(deps.producer.events.CONNECT, () => {
-    isConnected = true;
-  });
-  deps.producer.on(deps.producer.events.DISCONNECT, () => {
-    isConnected = false;
-  });
-
-  /** Connects the producer if it is not (Kafka may have been away at start); concurrent callers share one attempt. */
-  function ensureConnected(): Promise<void> {
-    if (isConnected) return Promise.resolve();
-    connecting ??= deps.producer.connect().finally(() => {
-      connecting = undefined;
-    });
-    return connecting;
-  }
   let overflowLogged = false;
 
   /** Publishes one batch; on success drops the handoff records. Never throws. */
   async function publish(batch: Pending[], republish: boolean): Promise<boolean> {
     try {
-      await ensureConnected();
       await deps.producer.send({
         topic: deps.topics.orders,
         acks: -1,
@@ -166,7 +147,7 @@ export function createHandoff(
     /** Connects the producer (a failure is logged, not thrown: orders wait in Redis) and starts the relay. */
     async start(startOpts: { relay?: boolean } = {}): Promise<void> {
       if (startOpts.relay ?? true) scheduleRelay();
-      await ensureConnected().catch((err) => {
+      await deps.producer.ensureConnected().catch((err) => {
         log.error({ err: (err as Error).message }, "kafka producer could not connect; accepted orders wait in Redis for the relay");
       });
     },

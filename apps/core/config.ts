@@ -83,6 +83,10 @@ const writer = z.object({
   ORDER_WRITER_MAX_ROWS_PER_SEC: int(2000, 1),
   ORDER_WRITER_BATCH_SIZE: int(500, 1, 10_000),
   ORDER_WRITER_GROUP_ID: z.string().default("seckill-order-writer"),
+  /** How often the expiry worker looks for unpaid orders past their deadline. */
+  EXPIRY_INTERVAL_MS: int(1000, 50, 3_600_000),
+  /** How often every running sale is reconciled (Redis vs Kafka vs MySQL); 0 turns the periodic job off. */
+  RECONCILE_INTERVAL_MS: int(30_000, 0, 86_400_000),
 });
 
 const schemas = { server, redis, database, kafka, secrets, gateway, writer };

@@ -1,4 +1,4 @@
-import { type Consumer, type ConsumerConfig, Kafka, type LogEntry, logLevel, Partitioners, type Producer } from "kafkajs";
+import { type Admin, type Consumer, type ConsumerConfig, Kafka, type LogEntry, logLevel, Partitioners, type Producer } from "kafkajs";
 import type { Logger } from "./logger.js";
 
 export type { Consumer, Producer };
@@ -77,4 +77,52 @@ export function createConsumer(kafka: Kafka, config: ConsumerConfig & { sessionT
 /** Consumer timing from the config (session timeout and fetch wait). */
 export function consumerTiming(config: { KAFKA_SESSION_TIMEOUT_MS: number; KAFKA_FETCH_MAX_WAIT_MS: number }) {
   return { sessionTimeout: config.KAFKA_SESSION_TIMEOUT_MS, maxWaitTimeInMs: config.KAFKA_FETCH_MAX_WAIT_MS };
+}
+
+/**
+ * A producer that (re)connects on demand: Kafka may be away when a process starts, and sends
+ * must then fail fast and be retried by their caller, not crash the process. Concurrent callers
+ * share one connection attempt.
+ */
+export function connectedProducer(producer: Producer) {
+  let isConnected = false;
+  let connecting: Promise<void> | undefined;
+  producer.on(producer.events.CONNECT, () => {
+    isConnected = true;
+  });
+  producer.on(producer.events.DISCONNECT, () => {
+    isConnected = false;
+  });
+  return {
+    producer,
+    ensureConnected(): Promise<void> {
+      if (isConnected) return Promise.resolve();
+      connecting ??= producer.connect().finally(() => {
+        connecting = undefined;
+      });
+      return connecting;
+    },
+    async send(record: Parameters<Producer["send"]>[0]) {
+      await this.ensureConnected();
+      return producer.send(record);
+    },
+    disconnect: () => producer.disconnect(),
+  };
+}
+export type ConnectedProducer = ReturnType<typeof connectedProducer>;
+
+/**
+ * Messages of `topic` the group has not committed yet, summed over partitions (a partition the
+ * group never committed counts from its start). Uses ListOffsets and OffsetFetch only, which
+ * the embedded mock serves.
+ */
+export async function consumerLag(admin: Admin, groupId: string, topic: string): Promise<number> {
+  const [ends, [committed]] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })]);
+  const byPartition = new Map(committed.partitions.map((p) => [p.partition, Number(p.offset)]));
+  let lag = 0;
+  for (const end of ends) {
+    const c = byPartition.get(end.partition) ?? -1;
+    lag += Math.max(0, Number(end.high) - (c >= 0 ? c : Number(end.low)));
+  }
+  return lag;
 }

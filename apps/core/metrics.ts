@@ -90,6 +90,27 @@ export function createPlatformMetrics(registry: Registry) {
       help: "Insert attempts retried because MySQL failed (the consumer pauses while MySQL is down)",
       registers: r,
     }),
+    payments: new Counter({
+      name: "seckill_payments_total",
+      help: "Payment events applied, by outcome (applied, refund_required, duplicate_payment, amount_mismatch, failed, unknown_order)",
+      labelNames: ["outcome"] as const,
+      registers: r,
+    }),
+    ordersClosed: new Counter({
+      name: "seckill_orders_expired_total",
+      help: "Unpaid orders closed past their pay-by deadline",
+      registers: r,
+    }),
+    stockReleased: new Counter({
+      name: "seckill_stock_released_total",
+      help: "Units returned to Redis for closed orders (once per order)",
+      registers: r,
+    }),
+    releasesOwed: new Gauge({
+      name: "seckill_stock_releases_owed",
+      help: "Closed orders whose unit is not yet back in Redis (retried every pass; non-zero for long = Redis trouble, run reconcile)",
+      registers: r,
+    }),
     deadLettered: new Counter({
       name: "seckill_dlq_messages_total",
       help: "Messages sent to seckill.orders.dlq, by reason",

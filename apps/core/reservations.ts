@@ -152,6 +152,17 @@ export function createReservations(redis: Redis, prefix: string, opts: { handoff
       return { kind: code === 1 ? "loaded" : "already_loaded", remaining };
     },
 
+    /** Refuses every purchase of the sale (reserve answers blocked) until reconcile unblocks it. */
+    async block(saleId: string): Promise<void> {
+      const k = saleKeys(prefix, saleId);
+      // Only a loaded sale: an empty meta hash would make an unloaded sale look loaded.
+      if (await redis.exists(k.meta)) await redis.hset(k.meta, "blocked", "1");
+    },
+
+    async isBlocked(saleId: string): Promise<boolean> {
+      return (await redis.hget(saleKeys(prefix, saleId).meta, "blocked")) === "1";
+    },
+
     async remaining(saleId: string): Promise<number | null> {
       const v = await redis.get(saleKeys(prefix, saleId).stock);
       return v === null ? null : Number(v);

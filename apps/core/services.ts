@@ -50,6 +50,26 @@ export function createServices(config: Config, logger: Logger, registry: Registr
   };
 }
 
+/** One connected Kafka admin client per Services, made on first use (stats, reconcile, lag). */
+const admins = new WeakMap<Services, Promise<Admin>>();
+export function sharedKafkaAdmin(services: Services): () => Promise<Admin> {
+  return () => {
+    let admin = admins.get(services);
+    if (!admin) {
+      const a = services.kafka.admin({ retry: { retries: 1 } });
+      admin = a.connect().then(
+        () => a,
+        (err) => {
+          admins.delete(services);
+          throw err;
+        },
+      );
+      admins.set(services, admin);
+    }
+    return admin;
+  };
+}
+
 /** Readiness checks shared by every app: each dependency must answer. */
 export function dependencyChecks(services: Services, which: ("redis" | "mysql" | "kafka")[] = ["redis", "mysql", "kafka"]) {
   let kafkaAdmin: Admin | undefined;

@@ -9,6 +9,7 @@ export function toRow(m: OrderMessage, now: Date): NewOrder {
     id: m.orderId,
     saleId: m.saleId,
     userId: m.userId,
+    slot: m.slot,
     liveSlot: m.slot,
     quantity: m.quantity,
     amountCents: m.amountCents,

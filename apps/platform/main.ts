@@ -4,13 +4,15 @@ import { bootstrap } from "../core/bootstrap.js";
 import { listen } from "../core/serve.js";
 import { onShutdown } from "../core/shutdown.js";
 import { createGateway } from "../gateway/app.js";
+import { createLifecycle } from "../lifecycle/worker.js";
 import { createOrderWriter } from "../order-writer/writer.js";
 import { seedDemoSale } from "./demo.js";
 
 /**
  * `npm start`: the whole platform in one process on the embedded stack (Redis, MariaDB and the
  * Kafka mock, each reused or started as needed): gateway calling the API in-process, the order
- * writer, admin routes under /admin on PORT, and a demo sale.
+ * writer, the lifecycle worker (payments, expiry, reconcile), admin routes under /admin on PORT,
+ * and a demo sale.
  */
 const startedAt = performance.now() - process.uptime() * 1000; // count from process start, imports included
 const { config, logger, services, stack } = await bootstrap("seckill");
@@ -19,7 +21,8 @@ const api = createApi({ services });
 const admin = createAdminRoutes({ services });
 const gateway = createGateway({ services, apiFetch: api.app.fetch, admin });
 const writer = createOrderWriter(services);
-await Promise.all([api.start(), gateway.start(), writer.start()]);
+const lifecycle = createLifecycle(services);
+await Promise.all([api.start(), gateway.start(), writer.start(), lifecycle.start()]);
 const http = await listen(gateway.app, config.HOST, config.PORT);
 const adminHttp = config.ADMIN_PORT ? await listen(admin, config.HOST, config.ADMIN_PORT) : undefined;
 
@@ -50,6 +53,7 @@ onShutdown(logger, async () => {
   await gateway.stop();
   await api.stop(); // flushes accepted orders to Kafka; anything left waits in Redis for the relay
   await writer.stop(); // finishes the batches in hand and commits their offsets
+  await lifecycle.stop();
   await services.close();
   await stack.stop();
 });

@@ -1,6 +1,8 @@
 import { randomBytes } from "node:crypto";
+import mysql from "mysql2/promise";
 import { inject } from "vitest";
 import { type Config, loadConfig } from "../../apps/core/config.js";
+import { migrateDatabase } from "../../apps/core/db/client.js";
 import { TOPIC_PARTITIONS, topicNames } from "../../apps/core/kafka.js";
 import { createLogger } from "../../apps/core/logger.js";
 import { createServices, type Services } from "../../apps/core/services.js";
@@ -32,6 +34,25 @@ export function kafkaControl(mock?: KafkaMock): KafkaMockControl {
  * A config pointing at the test stack, with a Redis key prefix and Kafka topics of this test's
  * own (created on the mock), so tests run side by side without seeing each other's data.
  */
+/**
+ * A database of the caller's own (migrated), for components that scan whole tables (expiry,
+ * reconcile): in the shared test database they would meet every other test's orders. Returns
+ * its URL and a drop function (it is ours to drop).
+ */
+export async function ownDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = randomId("seckill_t_");
+  const url = stackInfo().databaseUrl.replace(/[^/]+$/, name);
+  await migrateDatabase(url);
+  return {
+    url,
+    async drop() {
+      const conn = await mysql.createConnection({ uri: stackInfo().databaseUrl });
+      await conn.query(`DROP DATABASE IF EXISTS \`${name}\``);
+      await conn.end();
+    },
+  };
+}
+
 export async function testConfig(overrides: Record<string, string> = {}, kafka?: KafkaMock): Promise<Config> {
   const s = { ...stackInfo(), ...(kafka ? { kafkaBrokers: kafka.url, kafkaControl: kafka.control } : {}) };
   const id = randomId();
@@ -49,7 +70,8 @@ export async function testConfig(overrides: Record<string, string> = {}, kafka?:
     KAFKA_FETCH_MAX_WAIT_MS: "100",
     ...overrides,
   });
-  if (s.kafkaControl) {
+  // Topics of a prefix this call made up; a given prefix shares another config's topics.
+  if (s.kafkaControl && !overrides.KAFKA_TOPIC_PREFIX) {
     const control = new KafkaMockControl(s.kafkaControl);
     const names = topicNames(config.KAFKA_TOPIC_PREFIX);
     try {

@@ -8,9 +8,10 @@ import type { AppEnv } from "../../apps/core/http.js";
 import { signUserToken } from "../../apps/core/jwt.js";
 import type { Services } from "../../apps/core/services.js";
 import { createGateway, type Gateway } from "../../apps/gateway/app.js";
+import { createLifecycle, type Lifecycle } from "../../apps/lifecycle/worker.js";
 import { createOrderWriter, type OrderWriter, type OrderWriterOptions } from "../../apps/order-writer/writer.js";
 import type { KafkaMock } from "../../infra/kafka-mock/launch.js";
-import { randomId, testServices } from "./env.js";
+import { ownDatabase, randomId, testServices } from "./env.js";
 
 export interface TestPlatform {
   services: Services;
@@ -18,6 +19,7 @@ export interface TestPlatform {
   gateway: Gateway;
   admin: Hono<AppEnv>;
   writer?: OrderWriter;
+  lifecycle?: Lifecycle;
   /** A signed user token. */
   token(userId: string): Promise<string>;
   /** Creates and preloads a sale open now (or as given); returns its id. */
@@ -47,15 +49,23 @@ export async function startTestPlatform(
     soldOutRefreshMs?: number;
     /** A private Kafka mock (for fault injection); default: the shared one. */
     kafka?: KafkaMock;
+    /** Run the lifecycle worker (payments, expiry, reconcile); its timers are off unless given. */
+    lifecycle?: boolean | { expiryIntervalMs?: number; reconcileIntervalMs?: number };
   } = {},
 ): Promise<TestPlatform> {
-  const services = await testServices(opts.env, opts.kafka);
+  // Table-scanning workers get a database of their own (see ownDatabase).
+  const db = opts.lifecycle ? await ownDatabase() : undefined;
+  const services = await testServices({ ...(db ? { DATABASE_URL: db.url } : {}), ...opts.env }, opts.kafka);
   const api = createApi({ services, handoff: { relayIntervalMs: 200, ...opts.handoff } });
   const admin = createAdminRoutes({ services });
   const gateway = createGateway({ services, apiFetch: api.app.fetch, admin, soldOutRefreshMs: opts.soldOutRefreshMs });
   const writer = opts.writer ? createOrderWriter(services, typeof opts.writer === "object" ? opts.writer : {}) : undefined;
-  await Promise.all([api.start(), gateway.start(), writer?.start()]);
-  await writer?.ready();
+  const lc = typeof opts.lifecycle === "object" ? opts.lifecycle : {};
+  const lifecycle = opts.lifecycle
+    ? createLifecycle(services, { expiryIntervalMs: lc.expiryIntervalMs ?? 3_600_000, reconcileIntervalMs: lc.reconcileIntervalMs ?? 0 })
+    : undefined;
+  await Promise.all([api.start(), gateway.start(), writer?.start(), lifecycle?.start()]);
+  await Promise.all([writer?.ready(), lifecycle?.payments.ready()]);
   const adminHeaders = { authorization: `Bearer ${services.config.ADMIN_TOKEN}`, "content-type": "application/json" };
 
   return {
@@ -64,6 +74,7 @@ export async function startTestPlatform(
     gateway,
     admin,
     writer,
+    lifecycle,
     token: (userId) => signUserToken(services.config.JWT_SECRET, userId),
     async createSale(s = {}) {
       const id = randomId("sale-");
@@ -108,8 +119,10 @@ export async function startTestPlatform(
     async stop() {
       await gateway.stop();
       await api.stop();
-      await writer?.stop();
+      await (this as TestPlatform).writer?.stop(); // the current one: a test may have replaced it
+      await lifecycle?.stop();
       await services.close();
+      await db?.drop();
     },
   };
 }

@@ -101,10 +101,15 @@ describe("the API killed with SIGKILL while accepting orders", () => {
       const rowsOf = () =>
         services.database.db.select({ id: orders.id, userId: orders.userId }).from(orders).where(eq(orders.saleId, saleId));
       try {
-        await eventually("every 202 is a row", async () => {
-          const have = new Set((await rowsOf()).map((r) => r.id));
-          return ids.every((id) => have.has(id));
-        }, 60_000, 250);
+        await eventually(
+          "every 202 is a row",
+          async () => {
+            const have = new Set((await rowsOf()).map((r) => r.id));
+            return ids.every((id) => have.has(id));
+          },
+          60_000,
+          250,
+        );
       } catch (err) {
         // Say where the missing orders are, so a failure explains itself.
         const have = new Set((await rowsOf()).map((r) => r.id));

@@ -15,7 +15,7 @@ describe("migrations", () => {
       const [tables] = await admin.query("SELECT table_name AS t FROM information_schema.tables WHERE table_schema = ? ORDER BY 1", [name]);
       expect((tables as { t: string }[]).map((r) => r.t).sort()).toEqual(["__drizzle_migrations", "orders", "payments", "sales"]);
       const [applied] = await admin.query(`SELECT COUNT(*) AS n FROM \`${name}\`.__drizzle_migrations`);
-      expect((applied as { n: number }[])[0].n).toBe(1);
+      expect((applied as { n: number }[])[0].n).toBe(2);
       const [idx] = await admin.query(
         "SELECT index_name AS i, GROUP_CONCAT(column_name ORDER BY seq_in_index) AS cols FROM information_schema.statistics WHERE table_schema = ? AND table_name = 'orders' AND non_unique = 0 GROUP BY index_name ORDER BY 1",
         [name],

@@ -128,10 +128,12 @@ describe("the purchase path through the gateway, Redis, Kafka and the order writ
     expect(await code(await p.buy(over, token, { body: '{"quantity":1}' }))).toEqual([403, "sale_ended"]);
   });
 
-  it("a started sale that was never preloaded refuses purchases instead of selling from nothing", async () => {
+  it("a started sale that was never preloaded refuses purchases (paused, retry later) instead of selling from nothing", async () => {
     const saleId = await p.createSale({ stock: 5, preload: false });
     const res = await p.buy(saleId, await p.token("early-bird"));
-    expect(res.status).toBe(403);
-    expect(((await res.json()) as { error: { code: string; message: string } }).error).toMatchObject({ code: "sale_not_started" });
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBe("5");
+    expect(((await res.json()) as { error: { code: string; message: string } }).error).toMatchObject({ code: "unavailable" });
+    expect((await p.stats(saleId)).accepted).toBe(0);
   });
 });

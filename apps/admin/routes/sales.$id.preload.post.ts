@@ -1,6 +1,6 @@
-import { eq } from "drizzle-orm";
+import { count, eq } from "drizzle-orm";
 import type { Hono } from "hono";
-import { sales } from "../../core/db/schema/index.js";
+import { orders, sales } from "../../core/db/schema/index.js";
 import { AppError } from "../../core/errors.js";
 import type { AppEnv } from "../../core/http.js";
 import type { AdminContext } from "../context.js";
@@ -16,6 +16,20 @@ export function register(app: Hono<AppEnv>, ctx: AdminContext) {
     const [sale] = await ctx.services.database.db.select().from(sales).where(eq(sales.id, id)).limit(1);
     if (!sale) throw new AppError("sale_not_found", `no sale ${id}`);
     const force = c.req.query("force") === "true";
+    const k = ctx.reservations.keys(id);
+    if (!(await ctx.services.redis.exists(k.meta))) {
+      const [sold] = await ctx.services.database.db.select({ n: count() }).from(orders).where(eq(orders.saleId, id));
+      if (Number(sold.n) > 0) {
+        // Loading the full stock now would sell again what MySQL already holds.
+        throw new AppError(
+          "conflict",
+          "Redis has lost this sale and orders exist: run POST /admin/sales/:id/reconcile, which recomputes the stock",
+          {
+            extra: { saleId: id, orders: Number(sold.n) },
+          },
+        );
+      }
+    }
     const out = await ctx.reservations.preload(id, sale, force);
     if (out.kind === "started") {
       throw new AppError(

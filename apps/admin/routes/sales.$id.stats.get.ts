@@ -3,6 +3,7 @@ import type { Hono } from "hono";
 import { orders, sales } from "../../core/db/schema/index.js";
 import { AppError } from "../../core/errors.js";
 import type { AppEnv } from "../../core/http.js";
+import { DEFAULT_HANDOFF_GRACE_MS } from "../../core/reservations.js";
 import type { AdminContext } from "../context.js";
 
 /** GET /admin/sales/:id/stats: where the sale's stock and orders are, across Redis and MySQL. */
@@ -13,12 +14,17 @@ export function register(app: Hono<AppEnv>, ctx: AdminContext) {
     const [sale] = await db.select().from(sales).where(eq(sales.id, id)).limit(1);
     if (!sale) throw new AppError("sale_not_found", `no sale ${id}`);
     const k = ctx.reservations.keys(id);
-    const [remaining, accepted, pendingHandoff, byStatus] = await Promise.all([
+    const [remaining, accepted, pendingHandoff, oldestDue, byStatus, writerLag, blocked] = await Promise.all([
       ctx.reservations.remaining(id),
       ctx.services.redis.hget(k.meta, "accepted"),
       ctx.reservations.pendingHandoffs(id),
+      ctx.services.redis.zrange(k.due, "0", "0", "WITHSCORES"),
       db.select({ status: orders.status, n: count() }).from(orders).where(eq(orders.saleId, id)).groupBy(orders.status),
+      ctx.reconciler.writerLag(),
+      ctx.reservations.isBlocked(id),
     ]);
+    // A handoff record is due `grace` after its order was accepted; its age says how long Kafka has not had it.
+    const oldestPendingHandoffMs = oldestDue.length ? Math.max(0, Date.now() - Number(oldestDue[1]) + DEFAULT_HANDOFF_GRACE_MS) : 0;
     const status = Object.fromEntries(byStatus.map((r) => [r.status, Number(r.n)]));
     const persisted = byStatus.reduce((sum, r) => sum + Number(r.n), 0);
     return c.json({
@@ -33,6 +39,11 @@ export function register(app: Hono<AppEnv>, ctx: AdminContext) {
       closed: status.closed ?? 0,
       refundRequired: status.refund_required ?? 0,
       pendingHandoff,
+      oldestPendingHandoffMs,
+      /** Messages on seckill.orders the writer has not persisted yet (all sales); null when Kafka does not answer. */
+      writerLag,
+      /** True while the sale waits for reconcile (Redis restarted or lost data). */
+      blocked,
       /** Accepted in Redis but not yet a MySQL row (in Kafka or waiting for the writer). */
       inTransit: Math.max(0, Number(accepted ?? 0) - persisted),
     });

@@ -44,6 +44,12 @@ export function register(app: Hono<AppEnv>, ctx: ApiContext) {
     if (idempotencyKey && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
       throw new AppError("invalid_request", "Idempotency-Key must be 1-128 printable ASCII characters");
     }
+    if (!ctx.guard.verified) {
+      metrics.purchases.inc({ outcome: "redis_unverified" });
+      throw new AppError("unavailable", "the sale is briefly unavailable (reconnecting to Redis); retry in a moment", {
+        headers: { "Retry-After": "1" },
+      });
+    }
     const userId = c.get("userId");
     const orderId = newOrderId();
 
@@ -75,7 +81,12 @@ export function register(app: Hono<AppEnv>, ctx: ApiContext) {
       case "not_loaded": {
         const sale = await ctx.saleCache.get(saleId);
         if (!sale) throw new AppError("sale_not_found", `no sale ${saleId}`);
-        throw new AppError("sale_not_started", "the sale's stock is not loaded yet", { extra: { saleId } });
+        if (Date.now() < sale.startsAt) throw new AppError("sale_not_started", "the sale has not started yet", { extra: { saleId } });
+        // Started but not in Redis: never preloaded, or Redis lost it. Closed until preload or reconcile.
+        throw new AppError("unavailable", "the sale is paused: its stock is not loaded (awaiting preload or reconcile); retry shortly", {
+          headers: { "Retry-After": "5" },
+          extra: { saleId },
+        });
       }
       case "blocked":
         throw new AppError("unavailable", "the sale is paused until its stock is reconciled; retry shortly", {

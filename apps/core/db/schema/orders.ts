@@ -18,6 +18,8 @@ export const orders = mysqlTable(
     id: varchar("id", { length: 32 }).primaryKey(),
     saleId: varchar("sale_id", { length: 64 }).notNull(),
     userId: varchar("user_id", { length: 64 }).notNull(),
+    /** The user's slot this order holds (1..perUserLimit); kept after close so the release knows which to free. */
+    slot: tinyint("slot", { unsigned: true }).notNull().default(1),
     liveSlot: tinyint("live_slot", { unsigned: true }),
     quantity: int("quantity", { unsigned: true }).notNull(),
     amountCents: bigint("amount_cents", { mode: "number", unsigned: true }).notNull(),
@@ -28,11 +30,17 @@ export const orders = mysqlTable(
     payBy: datetime("pay_by", { mode: "date", fsp: 3 }).notNull(),
     paidAt: datetime("paid_at", { mode: "date", fsp: 3 }),
     closedAt: datetime("closed_at", { mode: "date", fsp: 3 }),
+    /**
+     * When the closed order's unit went back to Redis. NULL on a closed order means the release
+     * is still owed: the expiry worker retries it (release-4.lua makes a repeat harmless).
+     */
+    releasedAt: datetime("released_at", { mode: "date", fsp: 3 }),
   },
   (t) => [
     uniqueIndex("orders_sale_user_slot").on(t.saleId, t.userId, t.liveSlot),
     index("orders_status_pay_by").on(t.status, t.payBy),
     index("orders_sale_status").on(t.saleId, t.status),
+    index("orders_release_owed").on(t.releasedAt, t.closedAt),
   ],
 );
 

@@ -1,6 +1,13 @@
 import { bigint, datetime, index, mysqlTable, uniqueIndex, varchar } from "drizzle-orm/mysql-core";
 
-export const PAYMENT_OUTCOMES = ["applied", "refund_required", "amount_mismatch", "failed", "unknown_order", "ignored"] as const;
+/**
+ * What a payment did: applied (order paid), refund_required (it came after the order closed),
+ * duplicate_payment (the order was already paid by another transaction: refund it),
+ * amount_mismatch (recorded and alerted, not applied), failed (the provider says it failed),
+ * unknown_order (no such order).
+ */
+export const PAYMENT_OUTCOMES = ["applied", "refund_required", "duplicate_payment", "amount_mismatch", "failed", "unknown_order"] as const;
+export type PaymentOutcome = (typeof PAYMENT_OUTCOMES)[number];
 
 /**
  * One row per provider transaction: the unique provider transaction id is the idempotency

@@ -1,0 +1,49 @@
+import type { Hono } from "hono";
+import { AppError } from "../../core/errors.js";
+import type { AppEnv } from "../../core/http.js";
+import type { ConnectedProducer } from "../../core/kafka.js";
+import { type PaymentMessage, paymentCallbackSchema, verifyPaymentSignature } from "../../core/payment-event.js";
+import type { ApiContext } from "../context.js";
+
+/**
+ * POST /api/payments/callback: verify the provider's signature, hand the event to
+ * `seckill.payments`, answer 200 within milliseconds. The payments consumer applies it (see
+ * apps/lifecycle/payments.ts); a repeated event, even many at once on several servers, changes
+ * nothing there. If Kafka cannot take it, 503: the provider retries.
+ */
+export function register(app: Hono<AppEnv>, ctx: ApiContext, producer: ConnectedProducer) {
+  const { config, topics, logger } = ctx.services;
+  const log = logger.child({ component: "payments-callback" });
+
+  app.post("/api/payments/callback", async (c) => {
+    const raw = await c.req.text();
+    if (!verifyPaymentSignature(config.PAYMENT_WEBHOOK_SECRET, c.req.header("x-timestamp"), c.req.header("x-signature"), raw)) {
+      log.warn({ ip: c.req.header("x-forwarded-for") }, "payment callback refused: bad signature or timestamp more than 300 s off");
+      throw new AppError(
+        "bad_signature",
+        "signature or timestamp invalid (X-Signature = hex HMAC-SHA256 of `<X-Timestamp>.<body>`, within 300 s)",
+      );
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(raw);
+    } catch {
+      throw new AppError("invalid_request", "the body must be JSON");
+    }
+    const parsed = paymentCallbackSchema.safeParse(json);
+    if (!parsed.success) {
+      throw new AppError("invalid_request", parsed.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; "));
+    }
+    const message: PaymentMessage = { v: 1, ...parsed.data, receivedAt: Date.now() };
+    try {
+      await producer.send({ topic: topics.payments, acks: -1, messages: [{ key: message.orderId, value: JSON.stringify(message) }] });
+    } catch (err) {
+      log.error(
+        { err: (err as Error).message, orderId: message.orderId, eventId: message.eventId },
+        "payment event not handed to Kafka; answered 503 so the provider retries",
+      );
+      throw new AppError("unavailable", "payment event not recorded yet; please retry", { headers: { "Retry-After": "1" } });
+    }
+    return c.json({ received: true });
+  });
+}

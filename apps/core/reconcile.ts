@@ -1,0 +1,237 @@
+import { and, eq, inArray, isNotNull, isNull, sql } from "drizzle-orm";
+import type { Admin } from "kafkajs";
+import { orders, sales } from "./db/schema/index.js";
+import { consumerLag } from "./kafka.js";
+import { orderMessageSchema } from "./order-message.js";
+import type { Reservations } from "./reservations.js";
+import type { Services } from "./services.js";
+
+export type ReconcileState =
+  /** Redis, Kafka and MySQL agree. */
+  | "consistent"
+  /** Safe repairs were made (owed releases, overdue handoffs expedited). */
+  | "repaired"
+  /** Redis had lost the sale's state; it was recomputed from MySQL and the pending handoffs, and the sale reopened. */
+  | "recomputed"
+  /** The sale needs a recompute but the order writer has not consumed everything yet: it stays closed; run again shortly. */
+  | "waiting_for_writer"
+  /** Something no automatic repair may touch (see `problems`). */
+  | "needs_attention";
+
+export interface ReconcileReport {
+  saleId: string;
+  state: ReconcileState;
+  totalStock: number;
+  redis: { loaded: boolean; blocked: boolean; remaining: number | null; liveSlots: number; pendingHandoff: number; released: number };
+  mysql: { pendingPayment: number; paid: number; closed: number; refundRequired: number; releaseOwed: number };
+  kafka: { writerLag: number | null };
+  /** Accepted orders not yet rows: handoff records plus live Redis slots MySQL does not know yet. */
+  inTransit: number;
+  repairs: string[];
+  problems: string[];
+  reopened: boolean;
+}
+
+const popcount = (n: number) => {
+  let c = 0;
+  for (let v = n; v; v &= v - 1) c++;
+  return c;
+};
+
+/**
+ * Compares a sale across Redis (stock, buyers, handoff records), Kafka (the writer's lag) and
+ * MySQL (orders by status), repairs what is safe, and recomputes Redis from MySQL when Redis
+ * lost the sale's state. It never releases stock that might still be sold: a reservation that
+ * could still be on its way to MySQL is left alone.
+ */
+export function createReconciler(deps: { services: Services; reservations: Reservations; kafkaAdmin: () => Promise<Admin> }) {
+  const { services, reservations } = deps;
+  const { db } = services.database;
+  const { redis, config } = services;
+  const log = services.logger.child({ component: "reconcile" });
+
+  async function writerLag(): Promise<number | null> {
+    try {
+      return await consumerLag(await deps.kafkaAdmin(), config.ORDER_WRITER_GROUP_ID, services.topics.orders);
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, "cannot read the order writer's lag from Kafka");
+      return null;
+    }
+  }
+
+  async function reconcile(saleId: string): Promise<ReconcileReport | null> {
+    const [sale] = await db.select().from(sales).where(eq(sales.id, saleId)).limit(1);
+    if (!sale) return null;
+    const k = reservations.keys(saleId);
+    const rows = await db
+      .select({
+        id: orders.id,
+        userId: orders.userId,
+        slot: orders.slot,
+        status: orders.status,
+        closedAt: orders.closedAt,
+        releasedAt: orders.releasedAt,
+      })
+      .from(orders)
+      .where(eq(orders.saleId, saleId));
+    const [meta, stock, buyers, handoff, releasedCount, lag] = await Promise.all([
+      redis.hgetall(k.meta),
+      redis.get(k.stock),
+      redis.hgetall(k.buyers),
+      redis.hgetall(k.handoff),
+      redis.scard(k.released),
+      writerLag(),
+    ]);
+    const loaded = Object.keys(meta).length > 0 && stock !== null;
+    const blocked = meta.blocked === "1";
+    const live = rows.filter((r) => r.status === "pending_payment" || r.status === "paid");
+    const owed = rows.filter((r) => r.closedAt !== null && r.releasedAt === null);
+    const inMysql = new Set(rows.map((r) => r.id));
+    const pendingHandoff = Object.entries(handoff).flatMap(([id, raw]) => {
+      const parsed = orderMessageSchema.safeParse(JSON.parse(raw));
+      return parsed.success && !inMysql.has(id) ? [parsed.data] : [];
+    });
+    const liveSlots = Object.values(buyers).reduce((s, m) => s + popcount(Number(m)), 0);
+    const count = (s: string) => rows.filter((r) => r.status === s).length;
+
+    const report: ReconcileReport = {
+      saleId,
+      state: "consistent",
+      totalStock: sale.totalStock,
+      redis: {
+        loaded,
+        blocked,
+        remaining: stock === null ? null : Number(stock),
+        liveSlots,
+        pendingHandoff: Object.keys(handoff).length,
+        released: releasedCount,
+      },
+      mysql: {
+        pendingPayment: count("pending_payment"),
+        paid: count("paid"),
+        closed: count("closed"),
+        refundRequired: count("refund_required"),
+        releaseOwed: owed.length,
+      },
+      kafka: { writerLag: lag },
+      inTransit: Math.max(0, liveSlots - live.length),
+      repairs: [],
+      problems: [],
+      reopened: false,
+    };
+
+    // Redis lost the sale (flushed, or restarted and blocked by the guard), or lost buyers MySQL
+    // has: rebuild it. Otherwise only the safe repairs below.
+    const missingBuyers = live.filter((r) => (Number(buyers[r.userId] ?? 0) & (1 << (r.slot - 1))) === 0);
+    const started = Date.now() >= sale.startsAt.getTime();
+    const lost = !loaded && (rows.length > 0 || started);
+    if (lost || blocked || (loaded && missingBuyers.length > 0)) {
+      if (loaded && !blocked) await reservations.block(saleId);
+      if (lag !== 0) {
+        report.state = "waiting_for_writer";
+        report.problems.push(
+          lag === null
+            ? "Kafka's view of the order writer is unavailable, so orders may still be in flight: the sale stays closed"
+            : `the order writer still has ${lag} message(s) to persist: the sale stays closed until it has (run reconcile again)`,
+        );
+        return report;
+      }
+      const liveAll = [
+        ...live.map((r) => ({ id: r.id, userId: r.userId, slot: r.slot })),
+        ...pendingHandoff.map((m) => ({ id: m.orderId, userId: m.userId, slot: m.slot })),
+      ];
+      const remaining = sale.totalStock - liveAll.length;
+      if (remaining < 0)
+        report.problems.push(
+          `more live orders (${liveAll.length}) than stock (${sale.totalStock}): oversold by ${-remaining}; stock set to 0`,
+        );
+      const masks = new Map<string, number>();
+      for (const o of liveAll) masks.set(o.userId, (masks.get(o.userId) ?? 0) | (1 << (o.slot - 1)));
+      const closedIds = rows.filter((r) => r.closedAt !== null).map((r) => r.id);
+
+      const tx = redis.multi().del(k.buyers, k.released);
+      if (masks.size) tx.hset(k.buyers, Object.fromEntries([...masks].map(([u, m]) => [u, String(m)])));
+      if (closedIds.length) tx.sadd(k.released, ...closedIds);
+      tx.set(k.stock, String(Math.max(0, remaining)));
+      tx.hset(k.meta, {
+        startsAt: String(sale.startsAt.getTime()),
+        endsAt: String(sale.endsAt.getTime()),
+        perUserLimit: String(sale.perUserLimit),
+        priceCents: String(sale.priceCents),
+        paymentTimeoutSeconds: String(sale.paymentTimeoutSeconds),
+        total: String(sale.totalStock),
+        accepted: String(rows.length + pendingHandoff.length),
+        released: String(closedIds.length),
+      });
+      tx.hdel(k.meta, "blocked");
+      tx.sadd(reservations.global.activeSales, saleId);
+      await tx.exec();
+      // The recompute counted every closed order as returned.
+      if (owed.length)
+        await db
+          .update(orders)
+          .set({ releasedAt: sql`NOW(3)` })
+          .where(
+            inArray(
+              orders.id,
+              owed.map((o) => o.id),
+            ),
+          );
+      await redis.publish(remaining > 0 ? reservations.global.restockChannel : reservations.global.soldOutChannel, saleId);
+      report.repairs.push(
+        `recomputed Redis from MySQL: ${live.length} live order(s) + ${pendingHandoff.length} pending handoff(s) -> remaining ${Math.max(0, remaining)}`,
+      );
+      report.state = report.problems.length ? "needs_attention" : "recomputed";
+      report.reopened = true;
+      report.redis = { ...report.redis, loaded: true, blocked: false, remaining: Math.max(0, remaining), liveSlots: liveAll.length };
+      report.inTransit = pendingHandoff.length;
+      log.warn({ saleId, remaining, live: live.length, pendingHandoff: pendingHandoff.length }, "sale recomputed from MySQL and reopened");
+      return report;
+    }
+
+    if (!loaded) return report; // not preloaded yet, nothing sold: nothing to compare
+
+    // Safe repair 1: closed orders whose unit never went back.
+    let released = 0;
+    const done: string[] = [];
+    for (const o of owed) {
+      const out = await reservations.release(saleId, o.id, o.userId, o.slot);
+      if (out.kind === "released" || out.kind === "already_released") {
+        done.push(o.id);
+        if (out.kind === "released") released++;
+      }
+    }
+    if (done.length)
+      await db
+        .update(orders)
+        .set({ releasedAt: sql`NOW(3)` })
+        .where(and(inArray(orders.id, done), isNull(orders.releasedAt), isNotNull(orders.closedAt)));
+    if (released) report.repairs.push(`returned the stock of ${released} closed order(s) whose release was lost`);
+
+    // Safe repair 2: handoff records still waiting: make them due now, the relay in every API republishes them.
+    if (pendingHandoff.length) {
+      await redis.zadd(k.due, ...pendingHandoff.flatMap((m) => [0, m.orderId]));
+      report.repairs.push(`made ${pendingHandoff.length} pending handoff(s) due now: the API relays republish them to Kafka`);
+    }
+
+    const remainingNow = Number(await redis.get(k.stock));
+    report.redis.remaining = remainingNow;
+    const drift = remainingNow + liveSlots - released - sale.totalStock;
+    if (drift !== 0) report.problems.push(`Redis disagrees with itself: remaining + live slots - total = ${drift}`);
+    // Reserved in Redis, not in MySQL, no handoff record, and Kafka fully consumed: lost on the way (e.g. dead-lettered).
+    const orphans = report.inTransit - pendingHandoff.length;
+    if (lag === 0 && orphans > 0) {
+      report.problems.push(
+        `${orphans} reservation(s) hold stock but never became an order row (check seckill.orders.dlq); not released automatically`,
+      );
+    }
+    report.state = report.problems.length ? "needs_attention" : report.repairs.length ? "repaired" : "consistent";
+    if (report.state !== "consistent")
+      log.warn({ saleId, state: report.state, repairs: report.repairs, problems: report.problems }, "reconcile");
+    return report;
+  }
+
+  return { reconcile, writerLag };
+}
+
+export type Reconciler = ReturnType<typeof createReconciler>;

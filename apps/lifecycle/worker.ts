@@ -1,0 +1,79 @@
+import { gt, sql } from "drizzle-orm";
+import { sales } from "../core/db/schema/index.js";
+import { createReconciler } from "../core/reconcile.js";
+import { createRedisGuard } from "../core/redis-guard.js";
+import { createReservations } from "../core/reservations.js";
+import { type Services, sharedKafkaAdmin } from "../core/services.js";
+import { createExpiryWorker } from "./expiry.js";
+import { createPaymentsConsumer } from "./payments.js";
+
+/**
+ * Everything after the 202 and the row: payments applied, unpaid orders expired with their
+ * stock returned, and a periodic reconcile of every running sale (which also reopens a sale
+ * whose Redis state was lost, once nothing is in flight).
+ */
+export function createLifecycle(
+  services: Services,
+  opts: { expiryIntervalMs?: number; reconcileIntervalMs?: number; paymentsGroupId?: string } = {},
+) {
+  const { config, logger } = services;
+  const log = logger.child({ component: "lifecycle" });
+  const reservations = createReservations(services.redis, config.REDIS_KEY_PREFIX);
+  const guard = createRedisGuard({ redis: services.redis, reservations, logger });
+  const payments = createPaymentsConsumer(services, reservations, { groupId: opts.paymentsGroupId });
+  const expiry = createExpiryWorker(services, reservations, { intervalMs: opts.expiryIntervalMs ?? config.EXPIRY_INTERVAL_MS });
+  const reconciler = createReconciler({ services, reservations, kafkaAdmin: sharedKafkaAdmin(services) });
+  const reconcileEvery = opts.reconcileIntervalMs ?? config.RECONCILE_INTERVAL_MS;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  let stopped = false;
+
+  /** Sales to look at: those MySQL says run now or ended within a day, and any Redis still holds. */
+  async function runningSales(): Promise<string[]> {
+    const recent = await services.database.db.select({ id: sales.id }).from(sales).where(gt(sales.endsAt, sql`NOW(3) - INTERVAL 1 DAY`));
+    return [...new Set([...recent.map((r) => r.id), ...(await reservations.activeSales())])];
+  }
+
+  async function reconcileAll(): Promise<void> {
+    for (const saleId of await runningSales()) {
+      try {
+        await reconciler.reconcile(saleId);
+      } catch (err) {
+        log.error({ err: (err as Error).message, saleId }, "periodic reconcile failed for this sale; retrying next interval");
+      }
+    }
+  }
+
+  function schedule() {
+    if (stopped || reconcileEvery === 0) return;
+    timer = setTimeout(() => {
+      running = reconcileAll().finally(() => {
+        running = undefined;
+        schedule();
+      });
+    }, reconcileEvery);
+    timer.unref();
+  }
+
+  return {
+    payments,
+    expiry,
+    reconciler,
+    reconcileAll,
+    async start() {
+      await guard.check();
+      await payments.start();
+      expiry.start();
+      schedule();
+    },
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await running;
+      await expiry.stop();
+      await payments.stop();
+    },
+  };
+}
+
+export type Lifecycle = ReturnType<typeof createLifecycle>;
