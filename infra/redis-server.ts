@@ -24,7 +24,7 @@ export async function redisAnswers(url: string): Promise<boolean> {
  * Redis for the platform: REDIS_URL when given; else the server already answering on
  * 127.0.0.1:6379; else a redis-server of our own with AOF on and its data in `dataDir`.
  */
-export async function provideRedis(opts: { url?: string; dataDir: string; reuseDefault: boolean }): Promise<Provided> {
+export async function provideRedis(opts: { url?: string; dataDir: string; reuseDefault: boolean; port?: number }): Promise<Provided> {
   if (opts.url) return { url: opts.url, source: "env", stop: async () => {} };
   if (opts.reuseDefault && (await redisAnswers(DEFAULT_REDIS_URL))) {
     return { url: DEFAULT_REDIS_URL, source: "reused", stop: async () => {} };
@@ -32,7 +32,7 @@ export async function provideRedis(opts: { url?: string; dataDir: string; reuseD
   ensurePackages(["redis-server"]);
   const dir = join(opts.dataDir, "redis");
   mkdirSync(dir, { recursive: true });
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   // appendfsync everysec: a crash may lose Redis's last second of writes; DESIGN.md's one named
   // exception, covered by reconcile-before-reopen.
   const child = spawnManaged(

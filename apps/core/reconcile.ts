@@ -214,9 +214,12 @@ export function createReconciler(deps: { services: Services; reservations: Reser
       report.repairs.push(`made ${pendingHandoff.length} pending handoff(s) due now: the API relays republish them to Kafka`);
     }
 
+    // Counted after the repairs: a slot just returned is neither live nor in transit.
     const remainingNow = Number(await redis.get(k.stock));
-    report.redis.remaining = remainingNow;
-    const drift = remainingNow + liveSlots - released - sale.totalStock;
+    const liveNow = liveSlots - released;
+    report.redis = { ...report.redis, remaining: remainingNow, liveSlots: liveNow };
+    report.inTransit = Math.max(0, liveNow - live.length);
+    const drift = remainingNow + liveNow - sale.totalStock;
     if (drift !== 0) report.problems.push(`Redis disagrees with itself: remaining + live slots - total = ${drift}`);
     // Reserved in Redis, not in MySQL, no handoff record, and Kafka fully consumed: lost on the way (e.g. dead-lettered).
     const orphans = report.inTransit - pendingHandoff.length;

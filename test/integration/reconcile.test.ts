@@ -1,0 +1,163 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { and, eq, sql } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { orders } from "../../apps/core/db/schema/index.js";
+import type { ReconcileReport } from "../../apps/core/reconcile.js";
+import { createOrderWriter } from "../../apps/order-writer/writer.js";
+import { provideRedis } from "../../infra/redis-server.js";
+import type { Provided } from "../../infra/stack.js";
+import { startTestPlatform, type TestPlatform } from "../helpers/platform.js";
+import { eventually, sleep } from "../helpers/wait.js";
+
+let p: TestPlatform;
+beforeAll(async () => {
+  p = await startTestPlatform({ writer: { maxRowsPerSec: 50_000 }, lifecycle: true, env: { MAX_INFLIGHT_PURCHASES: "100000" } });
+});
+afterAll(() => p.stop());
+
+const admin = () => ({ authorization: `Bearer ${p.services.config.ADMIN_TOKEN}` });
+const reconcile = async (plat: TestPlatform, saleId: string) =>
+  (await (
+    await plat.gateway.app.request(`/admin/sales/${saleId}/reconcile`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${plat.services.config.ADMIN_TOKEN}` },
+    })
+  ).json()) as ReconcileReport;
+
+/** Deletes every Redis key of the sale (what a flush does to it), and only those. */
+async function flushSale(plat: TestPlatform, saleId: string) {
+  const keys = await plat.services.redis.keys(`${plat.services.config.REDIS_KEY_PREFIX}{sale:${saleId}}*`);
+  if (keys.length) await plat.services.redis.del(...keys);
+  await plat.services.redis.srem(plat.api.ctx.reservations.global.activeSales, saleId);
+}
+
+async function buyers(plat: TestPlatform, saleId: string, tag: string, n: number) {
+  const res = await Promise.all(Array.from({ length: n }, async (_, i) => plat.buy(saleId, await plat.token(`${tag}-${i}`))));
+  return res.map((r) => r.status);
+}
+const tally = (xs: number[]) => xs.reduce<Record<number, number>>((m, x) => ({ ...m, [x]: (m[x] ?? 0) + 1 }), {});
+
+describe("reconcile", () => {
+  it("Redis flushed mid-sale: purchases refused until reconcile, then never more sold than the stock", async () => {
+    const saleId = await p.createSale({ stock: 50 });
+    expect(tally(await buyers(p, saleId, "before", 30))).toEqual({ 202: 30 });
+    await eventually("30 rows", async () => (await p.rows(saleId)) === 30);
+    await flushSale(p, saleId);
+
+    expect(tally(await buyers(p, saleId, "during", 10))).toEqual({ 503: 10 });
+    const forced = await p.gateway.app.request(`/admin/sales/${saleId}/preload?force=true`, { method: "POST", headers: admin() });
+    expect(forced.status).toBe(409); // a full preload now would sell the 30 again
+
+    const report = await reconcile(p, saleId);
+    expect(report).toMatchObject({ state: "recomputed", reopened: true, redis: { remaining: 20 }, kafka: { writerLag: 0 } });
+    expect(tally(await buyers(p, saleId, "before", 30))).toEqual({ 409: 30 }); // buyers restored from MySQL
+    expect(tally(await buyers(p, saleId, "after", 40))).toEqual({ 202: 20, 410: 20 });
+    await eventually("50 rows", async () => (await p.rows(saleId)) === 50);
+    await sleep(500);
+    expect(await p.rows(saleId)).toBe(50);
+    expect((await reconcile(p, saleId)).state).toBe("consistent");
+  });
+
+  it("does not reopen while orders may still be on their way to MySQL", async () => {
+    const saleId = await p.createSale({ stock: 20 });
+    await p.writer!.stop();
+    try {
+      expect(tally(await buyers(p, saleId, "transit", 5))).toEqual({ 202: 5 });
+      await eventually("handed to Kafka", async () => (await p.stats(saleId)).pendingHandoff === 0);
+      await flushSale(p, saleId);
+      const waiting = await reconcile(p, saleId);
+      expect(waiting.state).toBe("waiting_for_writer");
+      expect(waiting.kafka.writerLag).toBeGreaterThanOrEqual(5);
+      expect(waiting.reopened).toBe(false);
+      expect(tally(await buyers(p, saleId, "meanwhile", 3))).toEqual({ 503: 3 });
+    } finally {
+      p.writer = createOrderWriter(p.services, { maxRowsPerSec: 50_000 });
+      await p.writer.start();
+    }
+    await eventually("the 5 in transit persisted", async () => (await p.rows(saleId)) === 5, 30_000);
+    await eventually("the writer's lag is zero", async () => (await reconcile(p, saleId)).state !== "waiting_for_writer", 30_000, 500);
+    expect((await p.stats(saleId)).remaining).toBe(15);
+  });
+
+  it("returns the stock of a closed order whose release was lost, once", async () => {
+    const saleId = await p.createSale({ stock: 3 });
+    await buyers(p, saleId, "lost-release", 2);
+    await eventually("2 rows", async () => (await p.rows(saleId)) === 2);
+    const [victim] = await p.services.database.db.select().from(orders).where(eq(orders.saleId, saleId)).limit(1);
+    // Closed in MySQL, and the process died before the release.
+    await p.services.database.db
+      .update(orders)
+      .set({ status: "closed", closedAt: sql`NOW(3)`, liveSlot: null })
+      .where(and(eq(orders.id, victim.id), eq(orders.status, "pending_payment")));
+    expect((await p.stats(saleId)).remaining).toBe(1);
+
+    const report = await reconcile(p, saleId);
+    expect(report.problems).toEqual([]);
+    expect(report.state).toBe("repaired");
+    expect(report.repairs.join(" ")).toMatch(/returned the stock of 1 closed order/);
+    expect((await p.stats(saleId)).remaining).toBe(2);
+    expect((await reconcile(p, saleId)).state).toBe("consistent");
+    expect((await p.stats(saleId)).remaining).toBe(2);
+  });
+});
+
+describe("reconcile and reservations that never became rows", () => {
+  it("reports them and leaves their stock alone: never released automatically", async () => {
+    const saleId = await p.createSale({ stock: 5 });
+    await buyers(p, saleId, "ok", 2);
+    await eventually("2 rows", async () => (await p.rows(saleId)) === 2);
+    // Reserved and acknowledged by Kafka, but its message never became a row (as when dead-lettered).
+    const { newOrderId } = await import("../../apps/core/ids.js");
+    const orphan = newOrderId();
+    await p.api.ctx.reservations.reserve(saleId, "ghost", orphan);
+    await p.api.ctx.reservations.acknowledge(saleId, [orphan]);
+    const report = await reconcile(p, saleId);
+    expect(report.state).toBe("needs_attention");
+    expect(report.problems.join(" ")).toMatch(/1 reservation\(s\) hold stock but never became an order row/);
+    expect(report.inTransit).toBe(1);
+    expect((await p.stats(saleId)).remaining).toBe(2);
+  });
+});
+
+describe("a Redis restart (AOF)", () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "seckill-redis-restart-"));
+  let redis: Provided | undefined;
+  afterAll(async () => {
+    await redis?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it("blocks every active sale until reconcile recomputes it, then sells on without overselling", async () => {
+    redis = await provideRedis({ dataDir, reuseDefault: false });
+    const port = Number(new URL(redis.url).port);
+    const plat = await startTestPlatform({
+      writer: { maxRowsPerSec: 50_000 },
+      lifecycle: true,
+      env: { REDIS_URL: redis.url, MAX_INFLIGHT_PURCHASES: "100000" },
+    });
+    try {
+      const saleId = await plat.createSale({ stock: 10 });
+      expect(tally(await buyers(plat, saleId, "pre", 4))).toEqual({ 202: 4 });
+      await eventually("4 rows", async () => (await plat.rows(saleId)) === 4);
+
+      await redis.stop();
+      redis = await provideRedis({ dataDir, reuseDefault: false, port });
+      await eventually(
+        "purchases refused after the restart",
+        async () => (await plat.buy(saleId, await plat.token("probe-1"))).status === 503,
+        20_000,
+        100,
+      );
+      expect(await plat.api.ctx.reservations.isBlocked(saleId)).toBe(true);
+
+      const report = await reconcile(plat, saleId);
+      expect(report).toMatchObject({ state: "recomputed", reopened: true, redis: { remaining: 6 } });
+      expect(tally(await buyers(plat, saleId, "post", 10))).toEqual({ 202: 6, 410: 4 });
+      await eventually("10 rows", async () => (await plat.rows(saleId)) === 10);
+    } finally {
+      await plat.stop();
+    }
+  });
+});
