@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../core/http.js";
 import { createReconciler } from "../core/reconcile.js";
+import { createRedisGuard } from "../core/redis-guard.js";
 import { createReservations } from "../core/reservations.js";
 import { type Services, sharedKafkaAdmin } from "../core/services.js";
 import { requireAdmin } from "./auth.js";
@@ -21,6 +22,7 @@ export function createAdminRoutes({ services }: { services: Services }): Hono<Ap
     services,
     reservations,
     reconciler: createReconciler({ services, reservations, kafkaAdmin: sharedKafkaAdmin(services) }),
+    guard: createRedisGuard({ redis: services.redis, reservations, logger: services.logger }),
   };
   const app = new Hono<AppEnv>();
   app.use("/admin/*", requireAdmin(services.config.ADMIN_TOKEN, services.config.JWT_SECRET));

@@ -11,7 +11,9 @@ import type { Reservations } from "./reservations.js";
  * stock could oversell. Every Redis restart drops every connection, so each client runs this
  * check on reconnect; until it has, `verified` is false and the API refuses purchases (503).
  * A Redis that came back empty has no sale keys at all: those sales refuse purchases anyway
- * (not loaded) until reconcile restores them.
+ * (not loaded) until reconcile restores them. The admin's preload runs this check before it
+ * loads a sale, so active sales with no recorded run_id mean the record itself was lost: that
+ * counts as a restart too.
  */
 export function createRedisGuard(deps: { redis: Redis; reservations: Reservations; logger: Logger }) {
   const log = deps.logger.child({ component: "redis-guard" });

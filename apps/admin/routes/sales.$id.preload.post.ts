@@ -16,6 +16,8 @@ export function register(app: Hono<AppEnv>, ctx: AdminContext) {
     const [sale] = await ctx.services.database.db.select().from(sales).where(eq(sales.id, id)).limit(1);
     if (!sale) throw new AppError("sale_not_found", `no sale ${id}`);
     const force = c.req.query("force") === "true";
+    // Record which Redis this is before loading anything into it, so a later restart is noticed.
+    await ctx.guard.check();
     const k = ctx.reservations.keys(id);
     if (!(await ctx.services.redis.exists(k.meta))) {
       const [sold] = await ctx.services.database.db.select({ n: count() }).from(orders).where(eq(orders.saleId, id));
