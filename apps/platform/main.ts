@@ -44,6 +44,7 @@ process.stdout.write(
     `  curl -s ${base}/api/sales/${demo.saleId}\n` +
     `  curl -s -X POST -H "Authorization: Bearer $TOKEN" ${base}/api/sales/${demo.saleId}/orders\n` +
     `  curl -s -H "Authorization: Bearer $TOKEN" ${base}/api/orders/<orderId>\n` +
+    `  npm run pay -- <orderId>            # the provider's signed callback: the order becomes paid\n` +
     `  curl -s -H "Authorization: Bearer ${config.ADMIN_TOKEN}" ${base}/admin/sales/${demo.saleId}/stats\n\n`,
 );
 
