@@ -1,6 +1,7 @@
 import type { ConnectedProducer, Topics } from "../core/kafka.js";
 import type { Logger } from "../core/logger.js";
 import type { PlatformMetrics } from "../core/metrics.js";
+import { every } from "../core/periodic.js";
 import type { Reservations } from "../core/reservations.js";
 
 /**
@@ -45,8 +46,7 @@ export function createHandoff(
   let timer: NodeJS.Timeout | undefined;
   let inFlight = 0;
   const sends = new Set<Promise<void>>();
-  let relayTimer: NodeJS.Timeout | undefined;
-  let relayRunning: Promise<void> | undefined;
+  let relay: { stop(): Promise<void> } | undefined;
   let stopped = false;
   let overflowLogged = false;
 
@@ -116,23 +116,12 @@ export function createHandoff(
     return republished;
   }
 
-  function scheduleRelay() {
-    if (stopped) return;
-    relayTimer = setTimeout(() => {
-      relayRunning = relayOnce()
-        .catch((err) => log.error({ err: (err as Error).message }, "handoff relay pass failed; retrying next interval"))
-        .then(() => {
-          relayRunning = undefined;
-          scheduleRelay();
-        });
-    }, relayIntervalMs);
-    relayTimer.unref();
-  }
-
   return {
     /** Queues an accepted order's message for Kafka; never blocks the 202. */
     enqueue(saleId: string, orderId: string, message: string): void {
-      if (stopped || inFlight + queue.length >= maxInFlight) {
+      // Stopping: the record stays in Redis and another API's relay publishes it.
+      if (stopped) return;
+      if (inFlight + queue.length >= maxInFlight) {
         if (!overflowLogged)
           log.warn({ inFlight, maxInFlight }, "handoff backlog full: new orders wait for the relay (Kafka slow or away)");
         overflowLogged = true;
@@ -146,7 +135,11 @@ export function createHandoff(
     relayOnce,
     /** Connects the producer (a failure is logged, not thrown: orders wait in Redis) and starts the relay. */
     async start(startOpts: { relay?: boolean } = {}): Promise<void> {
-      if (startOpts.relay ?? true) scheduleRelay();
+      if (startOpts.relay ?? true) {
+        relay = every(relayIntervalMs, relayOnce, (err) =>
+          log.error({ err: err.message }, "handoff relay pass failed; retrying next interval"),
+        );
+      }
       await deps.producer.ensureConnected().catch((err) => {
         log.error({ err: (err as Error).message }, "kafka producer could not connect; accepted orders wait in Redis for the relay");
       });
@@ -154,10 +147,9 @@ export function createHandoff(
     /** Sends what is queued and waits for every send in flight; stops the relay. */
     async stop(): Promise<void> {
       stopped = true;
-      if (relayTimer) clearTimeout(relayTimer);
+      await relay?.stop();
       flush();
       await Promise.all(sends);
-      await relayRunning;
       await deps.producer.disconnect();
     },
     get inFlight() {

@@ -90,3 +90,24 @@ export function errorHandler(logger: Logger) {
     return errorResponse(c, "internal", "internal error; the request id identifies it in the logs");
   };
 }
+
+/**
+ * Parses a request body as JSON and validates it; any problem is a 400 invalid_request that
+ * names every field at fault. An empty body counts as `{}` when `emptyIsObject` is set.
+ */
+export function parseJsonBody<T>(raw: string, schema: import("zod").ZodType<T>, opts: { emptyIsObject?: boolean } = {}): T {
+  let json: unknown;
+  if (opts.emptyIsObject && raw.trim() === "") json = {};
+  else {
+    try {
+      json = JSON.parse(raw);
+    } catch {
+      throw new AppError("invalid_request", "the body must be JSON");
+    }
+  }
+  const result = schema.safeParse(json);
+  if (!result.success) {
+    throw new AppError("invalid_request", result.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; "));
+  }
+  return result.data;
+}

@@ -1,4 +1,5 @@
 import type { Logger } from "../core/logger.js";
+import { every } from "../core/periodic.js";
 import type { Redis } from "../core/redis.js";
 import type { Reservations } from "../core/reservations.js";
 
@@ -16,7 +17,7 @@ export function createSoldOutFlags(
   const soldOut = new Set<string>();
   const log = deps.logger.child({ component: "sold-out" });
   const { soldOutChannel, restockChannel } = deps.reservations.global;
-  let timer: NodeJS.Timeout | undefined;
+  let loop: { stop(): Promise<void> } | undefined;
 
   async function refresh(): Promise<void> {
     for (const saleId of soldOut) {
@@ -40,18 +41,10 @@ export function createSoldOutFlags(
         else if (channel === restockChannel && soldOut.delete(saleId)) log.info({ saleId }, "restock: sale reopened at the gateway");
       });
       await deps.subscriber.subscribe(soldOutChannel, restockChannel);
-      const tick = () => {
-        timer = setTimeout(() => {
-          refresh()
-            .catch((err) => log.warn({ err: (err as Error).message }, "sold-out refresh failed; keeping the flags as they are"))
-            .finally(tick);
-        }, refreshMs);
-        timer.unref();
-      };
-      tick();
+      loop = every(refreshMs, refresh, (err) => log.warn({ err: err.message }, "sold-out refresh failed; keeping the flags as they are"));
     },
     async stop(): Promise<void> {
-      if (timer) clearTimeout(timer);
+      await loop?.stop();
       deps.subscriber.disconnect();
     },
     refresh,

@@ -1,5 +1,6 @@
 import { and, asc, count, eq, gt, inArray, isNotNull, isNull, lte, or, sql } from "drizzle-orm";
 import { orders } from "../core/db/schema/index.js";
+import { every } from "../core/periodic.js";
 import type { Reservations } from "../core/reservations.js";
 import type { Services } from "../core/services.js";
 
@@ -25,9 +26,7 @@ export function createExpiryWorker(services: Services, reservations: Reservation
   const log = services.logger.child({ component: "expiry" });
   const batchSize = opts.batchSize ?? 100;
   const intervalMs = opts.intervalMs ?? 1000;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
-  let stopped = false;
+  let loop: { stop(): Promise<void> } | undefined;
 
   /** Closes one batch of due orders; returns how many it closed. */
   async function closeBatch(): Promise<number> {
@@ -118,29 +117,13 @@ export function createExpiryWorker(services: Services, reservations: Reservation
     return { closed, released };
   }
 
-  function schedule() {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      running = runOnce()
-        .then(() => undefined)
-        .catch((err) => log.error({ err: (err as Error).message }, "expiry pass failed; retrying next interval"))
-        .finally(() => {
-          running = undefined;
-          schedule();
-        });
-    }, intervalMs);
-    timer.unref();
-  }
-
   return {
     runOnce,
     start() {
-      schedule();
+      loop = every(intervalMs, runOnce, (err) => log.error({ err: err.message }, "expiry pass failed; retrying next interval"));
     },
     async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      await running;
+      await loop?.stop();
     },
   };
 }

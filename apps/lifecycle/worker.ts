@@ -1,5 +1,6 @@
 import { gt, sql } from "drizzle-orm";
 import { sales } from "../core/db/schema/index.js";
+import { every } from "../core/periodic.js";
 import { createReconciler } from "../core/reconcile.js";
 import { createRedisGuard } from "../core/redis-guard.js";
 import { createReservations } from "../core/reservations.js";
@@ -24,9 +25,7 @@ export function createLifecycle(
   const expiry = createExpiryWorker(services, reservations, { intervalMs: opts.expiryIntervalMs ?? config.EXPIRY_INTERVAL_MS });
   const reconciler = createReconciler({ services, reservations, kafkaAdmin: sharedKafkaAdmin(services) });
   const reconcileEvery = opts.reconcileIntervalMs ?? config.RECONCILE_INTERVAL_MS;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
-  let stopped = false;
+  let loop: { stop(): Promise<void> } | undefined;
 
   /** Sales to look at: those MySQL says run now or ended within a day, and any Redis still holds. */
   async function runningSales(): Promise<string[]> {
@@ -44,17 +43,6 @@ export function createLifecycle(
     }
   }
 
-  function schedule() {
-    if (stopped || reconcileEvery === 0) return;
-    timer = setTimeout(() => {
-      running = reconcileAll().finally(() => {
-        running = undefined;
-        schedule();
-      });
-    }, reconcileEvery);
-    timer.unref();
-  }
-
   return {
     payments,
     expiry,
@@ -64,12 +52,11 @@ export function createLifecycle(
       await guard.check();
       await payments.start();
       expiry.start();
-      schedule();
+      if (reconcileEvery > 0)
+        loop = every(reconcileEvery, reconcileAll, (err) => log.error({ err: err.message }, "periodic reconcile failed"));
     },
     async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      await running;
+      await loop?.stop();
       await expiry.stop();
       await payments.stop();
     },

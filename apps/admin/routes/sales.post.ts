@@ -2,7 +2,7 @@ import type { Hono } from "hono";
 import { z } from "zod";
 import { ER_DUP_ENTRY, sqlErrno } from "../../core/db/errors.js";
 import { type Sale, sales } from "../../core/db/schema/index.js";
-import { AppError } from "../../core/errors.js";
+import { AppError, parseJsonBody } from "../../core/errors.js";
 import type { AppEnv } from "../../core/http.js";
 import { newOrderId } from "../../core/ids.js";
 import { SALE_ID_PATTERN } from "../../core/order-message.js";
@@ -46,17 +46,7 @@ export function saleJson(s: Sale) {
 /** POST /admin/sales: create a sale (its stock goes to Redis with the preload call). */
 export function register(app: Hono<AppEnv>, ctx: AdminContext) {
   app.post("/admin/sales", async (c) => {
-    let body: unknown;
-    try {
-      body = await c.req.json();
-    } catch {
-      throw new AppError("invalid_request", "the body must be a JSON object");
-    }
-    const parsed = createSaleSchema.safeParse(body);
-    if (!parsed.success) {
-      throw new AppError("invalid_request", parsed.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; "));
-    }
-    const b = parsed.data;
+    const b = parseJsonBody(await c.req.text(), createSaleSchema);
     const sale: Sale = {
       id: b.id ?? `sale_${newOrderId().toLowerCase()}`,
       title: b.title,

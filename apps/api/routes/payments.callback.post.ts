@@ -1,5 +1,5 @@
 import type { Hono } from "hono";
-import { AppError } from "../../core/errors.js";
+import { AppError, parseJsonBody } from "../../core/errors.js";
 import type { AppEnv } from "../../core/http.js";
 import type { ConnectedProducer } from "../../core/kafka.js";
 import { type PaymentMessage, paymentCallbackSchema, verifyPaymentSignature } from "../../core/payment-event.js";
@@ -24,17 +24,8 @@ export function register(app: Hono<AppEnv>, ctx: ApiContext, producer: Connected
         "signature or timestamp invalid (X-Signature = hex HMAC-SHA256 of `<X-Timestamp>.<body>`, within 300 s)",
       );
     }
-    let json: unknown;
-    try {
-      json = JSON.parse(raw);
-    } catch {
-      throw new AppError("invalid_request", "the body must be JSON");
-    }
-    const parsed = paymentCallbackSchema.safeParse(json);
-    if (!parsed.success) {
-      throw new AppError("invalid_request", parsed.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; "));
-    }
-    const message: PaymentMessage = { v: 1, ...parsed.data, receivedAt: Date.now() };
+    const callback = parseJsonBody(raw, paymentCallbackSchema);
+    const message: PaymentMessage = { v: 1, ...callback, receivedAt: Date.now() };
     try {
       await producer.send({ topic: topics.payments, acks: -1, messages: [{ key: message.orderId, value: JSON.stringify(message) }] });
     } catch (err) {

@@ -1,6 +1,6 @@
 import type { Hono } from "hono";
 import { z } from "zod";
-import { AppError } from "../../core/errors.js";
+import { AppError, parseJsonBody } from "../../core/errors.js";
 import type { AppEnv } from "../../core/http.js";
 import { newOrderId } from "../../core/ids.js";
 import { SALE_ID_PATTERN } from "../../core/order-message.js";
@@ -16,18 +16,6 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
 /** How long an accepted order stays readable from Redis while it travels to MySQL. */
 const QUEUED_ORDER_TTL_S = 7 * 24 * 3600;
 
-async function readBody(raw: string): Promise<void> {
-  if (raw.trim() === "") return;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    throw new AppError("invalid_request", 'the body must be JSON: {} or {"quantity":1}');
-  }
-  const result = bodySchema.safeParse(parsed);
-  if (!result.success) throw new AppError("invalid_request", result.error.issues.map((i) => i.message).join("; "));
-}
-
 /**
  * POST /api/sales/:saleId/orders: reserve one unit for the user, atomically in Redis, and answer
  * 202 with the order id; the order travels to MySQL through Kafka (see ../handoff.ts).
@@ -39,7 +27,7 @@ export function register(app: Hono<AppEnv>, ctx: ApiContext) {
   app.post("/api/sales/:saleId/orders", requireUser(config.JWT_SECRET), async (c) => {
     const saleId = c.req.param("saleId");
     if (!SALE_ID_PATTERN.test(saleId)) throw new AppError("invalid_request", "sale id must be 1-64 of [A-Za-z0-9_-]");
-    await readBody(await c.req.text());
+    parseJsonBody(await c.req.text(), bodySchema, { emptyIsObject: true });
     const idempotencyKey = c.req.header("idempotency-key") ?? "";
     if (idempotencyKey && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
       throw new AppError("invalid_request", "Idempotency-Key must be 1-128 printable ASCII characters");
