@@ -50,7 +50,7 @@ export interface SaleCacheOptions {
  * Sale info from a two-level cache: in-process, then Redis, then MySQL. Concurrent misses for
  * one sale share a single load (request coalescing), TTLs are jittered so entries do not expire
  * together, and unknown ids are cached briefly too, so a crowd refreshing a page cannot
- * stampede MySQL.
+ * stampede MySQL. When a reload fails, the expired entry is served (stale if error).
  */
 export function createSaleCache(deps: { db: Db; redis: Redis; keys: GlobalKeys }, opts: SaleCacheOptions = {}) {
   const localTtl = opts.localTtlMs ?? 5000;
@@ -65,7 +65,7 @@ export function createSaleCache(deps: { db: Db; redis: Redis; keys: GlobalKeys }
   const jitter = (ms: number) => Math.round(ms * (0.8 + Math.random() * 0.4));
 
   function remember(id: string, value: SaleInfo | null) {
-    if (local.size >= maxEntries) local.delete(local.keys().next().value as string);
+    if (!local.has(id) && local.size >= maxEntries) local.delete(local.keys().next().value as string);
     local.set(id, { value, expiresAt: now() + jitter(value ? localTtl : negativeTtl) });
   }
 
@@ -87,10 +87,18 @@ export function createSaleCache(deps: { db: Db; redis: Redis; keys: GlobalKeys }
       let pending = loading.get(id);
       if (!pending) {
         pending = load(id)
-          .then((value) => {
-            remember(id, value);
-            return value;
-          })
+          .then(
+            (value) => {
+              remember(id, value);
+              return value;
+            },
+            (err) => {
+              // Stale if error: while MySQL or Redis is away, the last known sale beats an error
+              // on the purchase path (its times and price do not change during a sale).
+              if (hit) return hit.value;
+              throw err;
+            },
+          )
           .finally(() => loading.delete(id));
         loading.set(id, pending);
       }

@@ -41,6 +41,24 @@ describe("sale info from the two-level cache", () => {
     expect(other.dbLoads).toBe(0);
   });
 
+  it("serves the last known sale when a reload fails (its stores away), and fails only without one", async () => {
+    let now = 0;
+    const saleId = await p.createSale({ stock: 3 });
+    let failing = false;
+    const redis = new Proxy(p.services.redis, {
+      get(target, prop, receiver) {
+        if (failing && (prop === "get" || prop === "set")) return async () => Promise.reject(new Error("connection refused"));
+        return Reflect.get(target, prop, receiver);
+      },
+    });
+    const cache = createSaleCache({ db: p.services.database.db, redis, keys: p.api.ctx.reservations.global }, { localTtlMs: 1000, now: () => now });
+    expect((await cache.get(saleId))?.totalStock).toBe(3);
+    failing = true;
+    now = 10_000;
+    expect((await cache.get(saleId))?.totalStock).toBe(3);
+    await expect(cache.get(randomId("never-seen-"))).rejects.toThrow(/connection refused/);
+  });
+
   it("entries expire at jittered times, and the local level is bounded", async () => {
     let now = 0;
     const cache = createSaleCache(
