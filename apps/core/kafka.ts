@@ -126,3 +126,108 @@ export async function consumerLag(admin: Admin, groupId: string, topic: string):
   }
   return lag;
 }
+
+/**
+ * A consumer that comes back. kafkajs restarts a consumer after retriable failures, but not
+ * after a non-retriable one, such as "the coordinator is not aware of this member" when an
+ * offset commit follows a session that expired during a broker outage: the process would stay
+ * up, healthy-looking, consuming nothing. This recreates the consumer and rejoins the group
+ * (what was not committed is redelivered; the consumers here are idempotent). `setup` subscribes
+ * and runs the given consumer; `current()` is the live one.
+ */
+export function supervisedConsumer(opts: {
+  create: () => Consumer;
+  setup: (consumer: Consumer) => Promise<void>;
+  logger: Logger;
+  name: string;
+  /**
+   * Watchdog: checked every `stallCheckMs`; true means "work is waiting but nothing moved".
+   * Two true answers in a row recreate the consumer. kafkajs can end up rejoining its group
+   * over and over after some broker errors without ever fetching again; this gets it out.
+   */
+  stalled?: () => Promise<boolean>;
+  stallCheckMs?: number;
+}) {
+  let consumer: Consumer | undefined;
+  let stopping = false;
+  let restarting: Promise<void> | undefined;
+  let onJoin: () => void;
+  const ready = new Promise<void>((resolve) => {
+    onJoin = resolve;
+  });
+
+  async function boot(): Promise<void> {
+    const c = opts.create();
+    consumer = c;
+    c.on(c.events.GROUP_JOIN, () => onJoin());
+    c.on(c.events.CRASH, (event) => {
+      if (stopping || event.payload.restart || c !== consumer) return;
+      opts.logger.error(
+        { consumer: opts.name, err: event.payload.error?.message },
+        "kafka consumer crashed and kafkajs will not restart it: recreating it (uncommitted messages are redelivered)",
+      );
+      void restart();
+    });
+    await c.connect();
+    await opts.setup(c);
+  }
+
+  function restart(): Promise<void> {
+    restarting ??= (async () => {
+      for (let attempt = 1; !stopping; attempt++) {
+        await consumer?.disconnect().catch(() => {});
+        await new Promise((r) => setTimeout(r, Math.min(5000, 500 * attempt)));
+        if (stopping) return;
+        try {
+          await boot();
+          opts.logger.warn({ consumer: opts.name, attempt }, "kafka consumer recreated");
+          return;
+        } catch (err) {
+          opts.logger.error(
+            { consumer: opts.name, err: (err as Error).message, attempt },
+            "kafka consumer could not be recreated yet; retrying",
+          );
+        }
+      }
+    })().finally(() => {
+      restarting = undefined;
+    });
+    return restarting;
+  }
+
+  let strikes = 0;
+  let watchdog: NodeJS.Timeout | undefined;
+  if (opts.stalled) {
+    const stalled = opts.stalled;
+    watchdog = setInterval(() => {
+      if (stopping || restarting) return;
+      stalled().then(
+        (isStalled) => {
+          strikes = isStalled ? strikes + 1 : 0;
+          if (strikes >= 2) {
+            strikes = 0;
+            opts.logger.error({ consumer: opts.name }, "kafka consumer stalled with work waiting: recreating it");
+            void restart();
+          }
+        },
+        () => {}, // cannot tell (Kafka away): no verdict
+      );
+    }, opts.stallCheckMs ?? 5000);
+    watchdog.unref();
+  }
+
+  return {
+    current: (): Consumer => {
+      if (!consumer) throw new Error(`${opts.name}: not started`);
+      return consumer;
+    },
+    ready: () => ready,
+    start: boot,
+    async stop(): Promise<void> {
+      stopping = true;
+      if (watchdog) clearInterval(watchdog);
+      await restarting;
+      await consumer?.disconnect();
+    },
+  };
+}

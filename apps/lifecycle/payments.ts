@@ -2,7 +2,7 @@ import { and, eq } from "drizzle-orm";
 import type { EachBatchPayload } from "kafkajs";
 import { ER_DUP_ENTRY, isTransient, sqlErrno } from "../core/db/errors.js";
 import { orders, type PaymentOutcome, payments } from "../core/db/schema/index.js";
-import { consumerTiming, createConsumer } from "../core/kafka.js";
+import { consumerTiming, createConsumer, supervisedConsumer } from "../core/kafka.js";
 import { type PaymentMessage, paymentMessageSchema } from "../core/payment-event.js";
 import type { Reservations } from "../core/reservations.js";
 import type { Services } from "../core/services.js";
@@ -140,10 +140,11 @@ export function createPaymentsConsumer(services: Services, reservations: Reserva
     }
   }
 
-  return {
-    ready: () => ready,
-    async start() {
-      await consumer.connect();
+  const supervised = supervisedConsumer({
+    name: "payments",
+    logger: log,
+    create: () => createConsumer(kafka, { groupId: opts.groupId ?? `${config.ORDER_WRITER_GROUP_ID}-payments`, ...consumerTiming(config) }),
+    async setup(consumer) {
       await consumer.subscribe({ topic: topics.payments, fromBeginning: true });
       await consumer.run({
         autoCommit: false,
@@ -169,6 +170,11 @@ export function createPaymentsConsumer(services: Services, reservations: Reserva
         },
       });
     },
-    stop: () => consumer.disconnect(),
+  });
+
+  return {
+    ready: supervised.ready,
+    start: supervised.start,
+    stop: supervised.stop,
   };
 }

@@ -1,6 +1,6 @@
-import type { Batch, Consumer, EachBatchPayload, IHeaders, Producer } from "kafkajs";
+import type { Batch, EachBatchPayload, IHeaders, Producer } from "kafkajs";
 import { isTransient, sqlErrno } from "../core/db/errors.js";
-import { consumerTiming, createConsumer, createProducer } from "../core/kafka.js";
+import { consumerLag, consumerTiming, createConsumer, createProducer, supervisedConsumer } from "../core/kafka.js";
 import { type OrderMessage, orderMessageSchema } from "../core/order-message.js";
 import type { Services } from "../core/services.js";
 import { persistOrders } from "./persist.js";
@@ -47,13 +47,36 @@ export function createOrderWriter(services: Services, opts: OrderWriterOptions =
   const maxAttempts = opts.maxAttempts ?? 5;
   // A tenth of a second of burst: enough to start a batch at once, small enough to hold the rate.
   const bucket = new TokenBucket(maxRowsPerSec, Math.max(1, Math.min(batchSize, Math.ceil(maxRowsPerSec / 10))));
-  const consumer: Consumer = createConsumer(kafka, { groupId: opts.groupId ?? config.ORDER_WRITER_GROUP_ID, ...consumerTiming(config) });
   const dlqProducer: Producer = createProducer(kafka);
-  let joined: () => void;
-  const ready = new Promise<void>((resolve) => {
-    joined = resolve;
+  const groupId = opts.groupId ?? config.ORDER_WRITER_GROUP_ID;
+  let lastProgress = Date.now();
+  const admin = kafka.admin({ retry: { retries: 0 } });
+  let adminConnected: Promise<void> | undefined;
+  const supervised = supervisedConsumer({
+    name: "order-writer",
+    logger: log,
+    // Stalled: messages wait, nothing was processed for a while, and MySQL is not the reason.
+    stalled: async () => {
+      if (paused || Date.now() - lastProgress < 10_000) return false;
+      adminConnected ??= admin.connect().catch((err) => {
+        adminConnected = undefined;
+        throw err;
+      });
+      await adminConnected;
+      return (await consumerLag(admin, groupId, topics.orders)) > 0;
+    },
+    create: () => createConsumer(kafka, { groupId, ...consumerTiming(config) }),
+    async setup(consumer) {
+      await consumer.subscribe({ topic: topics.orders, fromBeginning: true });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: opts.partitionsConsumedConcurrently ?? 3,
+        eachBatch,
+      });
+    },
   });
-  consumer.on(consumer.events.GROUP_JOIN, () => joined());
+  const consumer = () => supervised.current();
   let paused = false;
   let stopping: Promise<void> | undefined;
 
@@ -126,7 +149,7 @@ export function createOrderWriter(services: Services, opts: OrderWriterOptions =
         );
         if (paused) {
           paused = false;
-          consumer.resume([{ topic: topics.orders }]);
+          consumer().resume([{ topic: topics.orders }]);
           log.warn({ attempt }, "MySQL is back: order writer resumed");
         }
         metrics.ordersPersisted.inc(r.inserted);
@@ -148,7 +171,7 @@ export function createOrderWriter(services: Services, opts: OrderWriterOptions =
         if (isTransient(err)) {
           if (!paused) {
             paused = true;
-            consumer.pause([{ topic: topics.orders }]);
+            consumer().pause([{ topic: topics.orders }]);
             log.error(
               { err: (err as Error).message, errno: sqlErrno(err) },
               "MySQL unavailable: order writer paused, retrying with backoff (nothing is skipped)",
@@ -195,31 +218,26 @@ export function createOrderWriter(services: Services, opts: OrderWriterOptions =
     // The rows are committed: only now does the batch count as done, for kafkajs's fetch position
     // (resolveOffset) and for the group (commitOffsets).
     p.resolveOffset(batch.lastOffset());
+    lastProgress = Date.now();
     const next = String(Number(batch.lastOffset()) + 1);
-    await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]);
+    await consumer().commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]);
     metrics.writerConsumerLag.set({ partition: String(batch.partition) }, Math.max(0, Number(batch.highWatermark) - Number(next)));
   }
 
   return {
     /** Resolves once the consumer has joined its group (partitions assigned). */
-    ready: () => ready,
+    ready: supervised.ready,
     async start(): Promise<void> {
       await dlqProducer.connect();
-      await consumer.connect();
-      await consumer.subscribe({ topic: topics.orders, fromBeginning: true });
-      await consumer.run({
-        autoCommit: false,
-        eachBatchAutoResolve: false,
-        partitionsConsumedConcurrently: opts.partitionsConsumedConcurrently ?? 3,
-        eachBatch,
-      });
+      await supervised.start();
       log.info({ topic: topics.orders, maxRowsPerSec, batchSize }, "order writer consuming");
     },
     /** Stops fetching, lets the batches in hand finish (their offsets commit), then disconnects. Runs once. */
     stop(): Promise<void> {
       stopping ??= (async () => {
-        await consumer.disconnect();
+        await supervised.stop();
         await dlqProducer.disconnect();
+        await admin.disconnect();
       })();
       return stopping;
     },

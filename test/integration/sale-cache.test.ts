@@ -51,7 +51,10 @@ describe("sale info from the two-level cache", () => {
         return Reflect.get(target, prop, receiver);
       },
     });
-    const cache = createSaleCache({ db: p.services.database.db, redis, keys: p.api.ctx.reservations.global }, { localTtlMs: 1000, now: () => now });
+    const cache = createSaleCache(
+      { db: p.services.database.db, redis, keys: p.api.ctx.reservations.global },
+      { localTtlMs: 1000, now: () => now },
+    );
     expect((await cache.get(saleId))?.totalStock).toBe(3);
     failing = true;
     now = 10_000;
