@@ -1,18 +1,12 @@
 import { bootstrap } from "../core/bootstrap.js";
-import { mountHealth } from "../core/health.js";
-import { createHttpApp } from "../core/http.js";
-import { listen } from "../core/serve.js";
-import { dependencyChecks } from "../core/services.js";
+import { listenOps } from "../core/ops-server.js";
 import { onShutdown } from "../core/shutdown.js";
 import { createAdminRoutes } from "./app.js";
 
 /** The admin API on its own listener (keeps /admin off the public edge). */
-const { config, logger, services, stack } = await bootstrap("seckill-admin");
-const app = createHttpApp(logger);
-mountHealth(app, dependencyChecks(services, ["redis", "mysql"]));
-app.route("/", createAdminRoutes({ services }));
-const http = await listen(app, config.HOST, config.PORT);
-logger.info({ admin: `http://${config.HOST}:${http.port}/admin` }, "ready");
+const { logger, services, stack } = await bootstrap("seckill-admin");
+const http = await listenOps(services, ["redis", "mysql"], createAdminRoutes({ services }));
+logger.info({ admin: `${http.url}/admin` }, "ready");
 
 onShutdown(logger, async () => {
   await http.close();

@@ -6,6 +6,7 @@ import { consumerLag, consumerTiming, createConsumer, createProducer } from "../
 import { createLogger } from "../../apps/core/logger.js";
 import { createServices, type Services, sharedKafkaAdmin } from "../../apps/core/services.js";
 import { API_KEY, KAFKA_ERROR } from "../../infra/kafka-mock/control.js";
+import { createSaleVia } from "../helpers/sales.js";
 import { type LoadResult, percentile, runLoad } from "./load.js";
 import { type ChaosPlatform, startChaosPlatform } from "./platform.js";
 import { type ChaosStack, startChaosStack } from "./stack.js";
@@ -48,29 +49,13 @@ async function withPlatform(
   const platform = await startChaosPlatform(stack, name.replace(/\W+/g, "-"), env);
   const services = createServices(platform.config, createLogger({ level: "silent" }));
   const admin = createAdminRoutes({ services });
-  const headers = { authorization: `Bearer ${platform.config.ADMIN_TOKEN}`, "content-type": "application/json" };
   const ctx: Ctx = {
     stack,
     platform,
     services,
     size,
-    async createSale(stock) {
-      const id = `chaos-${newOrderId().toLowerCase()}`;
-      const now = Date.now();
-      const body = JSON.stringify({
-        id,
-        title: name,
-        priceCents: 100,
-        stock,
-        startsAt: new Date(now).toISOString(),
-        endsAt: new Date(now + 3600_000).toISOString(),
-      });
-      const created = await admin.request("/admin/sales", { method: "POST", headers, body });
-      if (created.status !== 201) throw new Error(`create sale: ${created.status} ${await created.text()}`);
-      const pre = await admin.request(`/admin/sales/${id}/preload?force=true`, { method: "POST", headers });
-      if (pre.status !== 200) throw new Error(`preload: ${pre.status} ${await pre.text()}`);
-      return id;
-    },
+    createSale: (stock) =>
+      createSaleVia(admin, platform.config.ADMIN_TOKEN, { id: `chaos-${newOrderId().toLowerCase()}`, title: name, stock, priceCents: 100 }),
     load: (saleId, users, rate, prefix) =>
       runLoad({
         gatewayUrl: platform.gatewayUrl,

@@ -11,7 +11,8 @@ import { createGateway, type Gateway } from "../../apps/gateway/app.js";
 import { createLifecycle, type Lifecycle } from "../../apps/lifecycle/worker.js";
 import { createOrderWriter, type OrderWriter, type OrderWriterOptions } from "../../apps/order-writer/writer.js";
 import type { KafkaMock } from "../../infra/kafka-mock/launch.js";
-import { ownDatabase, randomId, testServices } from "./env.js";
+import { ownDatabase, testServices } from "./env.js";
+import { createSaleVia, type SaleSpec } from "./sales.js";
 
 export interface TestPlatform {
   services: Services;
@@ -76,29 +77,7 @@ export async function startTestPlatform(
     writer,
     lifecycle,
     token: (userId) => signUserToken(services.config.JWT_SECRET, userId),
-    async createSale(s = {}) {
-      const id = randomId("sale-");
-      const now = Date.now();
-      const res = await gateway.app.request("/admin/sales", {
-        method: "POST",
-        headers: adminHeaders,
-        body: JSON.stringify({
-          id,
-          title: `test sale ${id}`,
-          priceCents: s.priceCents ?? 1000,
-          stock: s.stock ?? 100,
-          startsAt: (s.startsAt ?? new Date(now - 1000)).toISOString(),
-          endsAt: (s.endsAt ?? new Date(now + 3600_000)).toISOString(),
-          perUserLimit: s.perUserLimit ?? 1,
-        }),
-      });
-      if (res.status !== 201) throw new Error(`create sale: ${res.status} ${await res.text()}`);
-      if (s.preload ?? true) {
-        const pre = await gateway.app.request(`/admin/sales/${id}/preload?force=true`, { method: "POST", headers: adminHeaders });
-        if (pre.status !== 200) throw new Error(`preload: ${pre.status} ${await pre.text()}`);
-      }
-      return id;
-    },
+    createSale: (s = {}) => createSaleVia(gateway.app, services.config.ADMIN_TOKEN, s),
     buy(saleId, token, init = {}) {
       return Promise.resolve(
         gateway.app.request(`/api/sales/${saleId}/orders`, {

@@ -13,6 +13,7 @@ import { createOrderWriter } from "../../apps/order-writer/writer.js";
 import { freePort } from "../../infra/processes.js";
 import { randomId, testConfig } from "../helpers/env.js";
 import { envOf, exited, spawnApp } from "../helpers/processes.js";
+import { createSaleVia } from "../helpers/sales.js";
 import { eventually, sleep } from "../helpers/wait.js";
 
 describe("the API killed with SIGKILL while accepting orders", () => {
@@ -31,23 +32,8 @@ describe("the API killed with SIGKILL while accepting orders", () => {
       return child;
     };
 
-    const saleId = randomId("crash-");
     const stock = 4000;
-    const adminHeaders = { authorization: `Bearer ${config.ADMIN_TOKEN}`, "content-type": "application/json" };
-    const now = Date.now();
-    await gateway.app.request("/admin/sales", {
-      method: "POST",
-      headers: adminHeaders,
-      body: JSON.stringify({
-        id: saleId,
-        title: "crash",
-        priceCents: 1,
-        stock,
-        startsAt: new Date(now - 1000).toISOString(),
-        endsAt: new Date(now + 3600_000).toISOString(),
-      }),
-    });
-    await gateway.app.request(`/admin/sales/${saleId}/preload?force=true`, { method: "POST", headers: adminHeaders });
+    const saleId = await createSaleVia(gateway.app, config.ADMIN_TOKEN, { stock, priceCents: 1 });
 
     let api = await startApi();
     const accepted = new Map<string, string>(); // user -> order id from a 202

@@ -9,6 +9,7 @@ import { createGateway } from "../../apps/gateway/app.js";
 import { freePort } from "../../infra/processes.js";
 import { randomId, testConfig, testServices } from "../helpers/env.js";
 import { startTestPlatform, type TestPlatform } from "../helpers/platform.js";
+import { createSaleVia } from "../helpers/sales.js";
 import { deferred, eventually, sleep } from "../helpers/wait.js";
 
 let p: TestPlatform;
@@ -140,25 +141,7 @@ describe("gateway", () => {
     const gateway = createGateway({ services: gwServices, admin: createAdminRoutes({ services: gwServices }) });
     await gateway.start();
     try {
-      const adminHeaders = { authorization: `Bearer ${config.ADMIN_TOKEN}`, "content-type": "application/json" };
-      const saleId = randomId("split-");
-      const now = Date.now();
-      const created = await gateway.app.request("/admin/sales", {
-        method: "POST",
-        headers: adminHeaders,
-        body: JSON.stringify({
-          id: saleId,
-          title: "split",
-          priceCents: 1,
-          stock: 5,
-          startsAt: new Date(now - 1000).toISOString(),
-          endsAt: new Date(now + 3600_000).toISOString(),
-        }),
-      });
-      expect(created.status).toBe(201);
-      expect(
-        (await gateway.app.request(`/admin/sales/${saleId}/preload?force=true`, { method: "POST", headers: adminHeaders })).status,
-      ).toBe(200);
+      const saleId = await createSaleVia(gateway.app, config.ADMIN_TOKEN, { stock: 5, priceCents: 1 });
 
       const token = await signUserToken(config.JWT_SECRET, "split-user");
       const buy = () =>
