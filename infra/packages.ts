@@ -27,10 +27,15 @@ export class MissingPackagesError extends Error {
 
 let aptUpdated = false;
 
-export function ensurePackages(needed: DebianPackage[], log: (msg: string) => void = console.error): void {
-  const missing = needed.filter((p) => !DEBIAN_NEEDS[p]());
+export function ensurePackages(
+  needed: DebianPackage[],
+  opts: { log?: (msg: string) => void; isRoot?: boolean; present?: (p: DebianPackage) => boolean } = {},
+): void {
+  const log = opts.log ?? console.error;
+  const present = opts.present ?? ((p: DebianPackage) => DEBIAN_NEEDS[p]());
+  const missing = needed.filter((p) => !present(p));
   if (missing.length === 0) return;
-  if (process.getuid?.() !== 0) throw new MissingPackagesError(missing);
+  if (!(opts.isRoot ?? process.getuid?.() === 0)) throw new MissingPackagesError(missing);
   log(`installing Debian packages: ${missing.join(" ")} (apt-get; first run only)`);
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
   try {
@@ -43,6 +48,6 @@ export function ensurePackages(needed: DebianPackage[], log: (msg: string) => vo
   } catch (err) {
     throw new Error(`apt-get could not install ${missing.join(" ")}: ${(err as Error).message}`);
   }
-  const still = missing.filter((p) => !DEBIAN_NEEDS[p as DebianPackage]());
+  const still = missing.filter((p) => !present(p));
   if (still.length > 0) throw new MissingPackagesError(still);
 }
