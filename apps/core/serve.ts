@@ -10,6 +10,11 @@ export function listen(
 ): Promise<{ server: ServerType; port: number; close(): Promise<void> }> {
   return new Promise((resolve, reject) => {
     const server = serve({ fetch: app.fetch, hostname: host, port }, (info) => {
+      // Idle keep-alive connections outlive those of clients and load balancers (60 s is common),
+      // so the server is never the one closing a socket a client is about to reuse.
+      const http = server as unknown as { keepAliveTimeout: number; headersTimeout: number };
+      http.keepAliveTimeout = 65_000;
+      http.headersTimeout = 66_000;
       resolve({
         server,
         port: info.port,
