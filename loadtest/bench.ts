@@ -1,4 +1,3 @@
-import { execFileSync } from "node:child_process";
 import { createWriteStream, mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
@@ -6,6 +5,7 @@ import mysql from "mysql2/promise";
 import { DEV_SECRETS } from "../apps/core/config.js";
 import { freePort, spawnManaged, stopChild } from "../infra/processes.js";
 import type { DriveSpec } from "./drive.js";
+import { runDrive } from "./run-drive.js";
 
 /**
  * `npm run bench`: the platform against a bare Hono server (the box's HTTP ceiling) and a
@@ -50,20 +50,7 @@ async function waitReady(url: string, ms = 120_000) {
 }
 
 function drive(spec: DriveSpec): Row & { statuses: Record<string, number> } {
-  const out = execFileSync(process.execPath, ["--import", "tsx", `${ROOT}loadtest/drive.ts`, JSON.stringify(spec)], {
-    cwd: ROOT,
-    maxBuffer: 1 << 24,
-    encoding: "utf8",
-  });
-  const r = JSON.parse(out.trim().split("\n").pop()!) as {
-    rps: number;
-    p50: number;
-    p99: number;
-    p999: number;
-    errors: number;
-    statuses: Record<string, number>;
-  };
-  return { scenario: "", notes: [], ...r };
+  return { scenario: "", notes: [], ...runDrive(spec) };
 }
 
 /** fetch with one retry on a socket error (a pooled connection closed under us). */

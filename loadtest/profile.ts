@@ -2,8 +2,9 @@
 // prints the functions with the most self time. Note: the profile spans the whole process, so
 // "(idle)" includes start-up and the pause before the load: read the rest against each other.
 // The .cpuprofile stays in /tmp/prof for a flame graph (Chrome DevTools, speedscope).
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { runDrive } from "./run-drive.js";
 
 rmSync("/tmp/prof", { recursive: true, force: true });
 const PORT = Number(process.env.PORT ?? 3900);
@@ -46,36 +47,13 @@ await fetch(`${base}/admin/sales`, {
   }),
 });
 await fetch(`${base}/admin/sales/${id}/preload?force=true`, { method: "POST", headers });
-execFileSync(process.execPath, [
-  "--import",
-  "tsx",
-  "loadtest/drive.ts",
-  JSON.stringify({
-    url: `${base}/api/sales/${id}/orders`,
-    method: "POST",
-    durationS: 1,
-    connections: 1,
-    amount: 2,
-    users: { secret: "dev-jwt-secret-change-me-0123456789abcdef", prefix: "pfirst", count: 2 },
-  }),
-]);
-const out = execFileSync(
-  process.execPath,
-  [
-    "--import",
-    "tsx",
-    "loadtest/drive.ts",
-    JSON.stringify({
-      url: `${base}/api/sales/${id}/orders`,
-      method: "POST",
-      durationS: 6,
-      connections: 100,
-      users: { secret: "dev-jwt-secret-change-me-0123456789abcdef", prefix: "pso", count: 200000 },
-    }),
-  ],
-  { encoding: "utf8" },
+const secret = "dev-jwt-secret-change-me-0123456789abcdef";
+const url = `${base}/api/sales/${id}/orders`;
+// Sell the single unit, then profile the crowd that finds it sold out.
+runDrive({ url, method: "POST", durationS: 1, connections: 1, amount: 2, users: { secret, prefix: "pfirst", count: 2 } });
+console.log(
+  JSON.stringify(runDrive({ url, method: "POST", durationS: 6, connections: 100, users: { secret, prefix: "pso", count: 200_000 } })),
 );
-console.log(out.trim());
 child.kill("SIGINT");
 await new Promise((r) => child.once("exit", r));
 const file = readdirSync("/tmp/prof").find((f) => f.endsWith(".cpuprofile"))!;

@@ -24,14 +24,7 @@ export interface TestPlatform {
   /** A signed user token. */
   token(userId: string): Promise<string>;
   /** Creates and preloads a sale open now (or as given); returns its id. */
-  createSale(opts?: {
-    stock?: number;
-    startsAt?: Date;
-    endsAt?: Date;
-    perUserLimit?: number;
-    priceCents?: number;
-    preload?: boolean;
-  }): Promise<string>;
+  createSale(opts?: SaleSpec): Promise<string>;
   buy(saleId: string, token: string, init?: { body?: string; headers?: Record<string, string> }): Promise<Response>;
   rows(saleId: string): Promise<number>;
   stats(saleId: string): Promise<Record<string, number>>;
