@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import mysql from "mysql2/promise";
 import { DEV_SECRETS } from "../apps/core/config.js";
 import { freePort, spawnManaged, stopChild } from "../infra/processes.js";
+import { reserveCeiling, writerThroughput } from "./ceilings.js";
 import type { DriveSpec } from "./drive.js";
 import { runDrive } from "./run-drive.js";
 
@@ -12,8 +13,8 @@ import { runDrive } from "./run-drive.js";
  * MySQL-only shop, on the same machine and load generator in one run, so the ratios mean
  * something on a noisy 2-core box. Prints a table, writes loadtest/results/bench.json and .svg.
  *
- * Not yet here (issue 6 continues): reserve-ceiling, writer, the split layout, p99 at half the
- * peak rate, the memory check after a million users, and the profiling of whatever misses.
+ * Not yet here (issue 6 continues): the split layout, p99 at half the peak rate, the memory
+ * check after a million users.
  */
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const RESULTS = `${ROOT}loadtest/results/`;
@@ -195,6 +196,32 @@ try {
   ]);
 
   for (const r of rows) r.ratio = `${(r.rps / baselineRow.rps).toFixed(2)}x baseline`;
+
+  process.stderr.write("reserve-ceiling...\n");
+  const ceiling = await reserveCeiling({ redisUrl: "redis://127.0.0.1:6379", prefix: `${prefix}:`, seconds: DURATION });
+  rows.push({
+    scenario: "reserve-ceiling",
+    rps: ceiling.nodeOps,
+    p50: 0,
+    p99: 0,
+    p999: 0,
+    errors: 0,
+    ratio: `${ceiling.ratio.toFixed(2)}x redis-benchmark (${Math.round(ceiling.benchOps)} EVALSHA/s)`,
+    notes: ["reserve-6.lua from Node, 256 concurrent callers, auto-pipelined; ops/s, no HTTP"],
+  });
+
+  process.stderr.write("writer...\n");
+  const writer = await writerThroughput({ databaseUrl: `mysql://root@127.0.0.1:3306/${prefix}_writer`, rows: 50_000, throttle: 2000 });
+  rows.push({
+    scenario: "writer",
+    rps: writer.unthrottled,
+    p50: 0,
+    p99: 0,
+    p999: 0,
+    errors: 0,
+    ratio: `throttled at 2,000: ${Math.round(writer.throttled)} rows/s (${(writer.throttleError * 100).toFixed(1)} % off)`,
+    notes: ["rows/s into MariaDB, unthrottled (50,000 messages straight onto Kafka)"],
+  });
   contentionRow.ratio += `, ${(contentionRow.rps / dbRow.rps).toFixed(1)}x db-baseline`;
 
   // --- report --------------------------------------------------------------------------------
@@ -216,6 +243,9 @@ try {
     ["sold-out >= 0.85x baseline", ratioOf("sold-out") >= 0.85, ratioOf("sold-out").toFixed(2)],
     ["repeat >= 0.70x baseline", ratioOf("repeat") >= 0.7, ratioOf("repeat").toFixed(2)],
     ["contention >= 10x db-baseline", contentionRow.rps / dbRow.rps >= 10, (contentionRow.rps / dbRow.rps).toFixed(1)],
+    ["reserve-ceiling >= 0.5x redis-benchmark", ceiling.ratio >= 0.5, ceiling.ratio.toFixed(2)],
+    ["writer >= 10,000 rows/s unthrottled", writer.unthrottled >= 10_000, Math.round(writer.unthrottled)],
+    ["writer throttle held within 5 %", writer.throttleError <= 0.05, `${(writer.throttleError * 100).toFixed(1)} %`],
   ] as const;
   const report = [
     fmt(head),

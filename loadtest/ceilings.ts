@@ -1,0 +1,144 @@
+import { execFileSync } from "node:child_process";
+import { newOrderId } from "../apps/core/ids.js";
+import { createLogger } from "../apps/core/logger.js";
+import { createRedis } from "../apps/core/redis.js";
+import { createReservations } from "../apps/core/reservations.js";
+
+/**
+ * Reserve ceiling: reserve-6.lua called from Node at full concurrency (auto-pipelined), against
+ * redis-benchmark running EVALSHA of a trivial script on the same server: how close the Node side
+ * gets to what Redis itself can take.
+ */
+export async function reserveCeiling(opts: { redisUrl: string; prefix: string; seconds: number; concurrency?: number }) {
+  const redis = createRedis(opts.redisUrl, createLogger({ level: "silent" }));
+  const r = createReservations(redis, opts.prefix);
+  const saleId = `ceiling-${Date.now()}`;
+  const now = Date.now();
+  await r.preload(
+    saleId,
+    {
+      totalStock: 100_000_000,
+      startsAt: new Date(now - 1000),
+      endsAt: new Date(now + 3600_000),
+      perUserLimit: 1,
+      priceCents: 1,
+      paymentTimeoutSeconds: 900,
+    },
+    true,
+  );
+  let done = 0;
+  let user = 0;
+  const until = Date.now() + opts.seconds * 1000;
+  const worker = async () => {
+    while (Date.now() < until) {
+      await r.reserve(saleId, `c${user++}`, newOrderId());
+      done++;
+    }
+  };
+  const started = performance.now();
+  await Promise.all(Array.from({ length: opts.concurrency ?? 256 }, worker));
+  const nodeOps = done / ((performance.now() - started) / 1000);
+  // Leave no trace: the sale's keys (handoff records included) go.
+  const keys = await redis.keys(`${opts.prefix}{sale:${saleId}}*`);
+  if (keys.length) await redis.del(...keys);
+  const url = new URL(opts.redisUrl);
+  const sha = String(await redis.script("LOAD", "return 1"));
+  redis.disconnect();
+  const out = execFileSync(
+    "redis-benchmark",
+    ["-h", url.hostname, "-p", url.port || "6379", "-q", "-n", "200000", "-c", "50", "evalsha", sha, "0"],
+    { encoding: "utf8" },
+  );
+  const m = /([\d.]+) requests per second/.exec(out.split("\r").pop() ?? out);
+  const benchOps = m ? Number(m[1]) : Number.NaN;
+  return { nodeOps, benchOps, ratio: nodeOps / benchOps };
+}
+
+/**
+ * Writer: rows/s the order writer persists unthrottled into MariaDB, and how closely it holds
+ * `throttle` rows/s. Messages go straight onto a Kafka mock of its own; rates are measured
+ * from the first persisted row to the last (the consumer group's join time excluded).
+ */
+export async function writerThroughput(opts: { databaseUrl: string; rows: number; throttle: number }) {
+  const { startKafkaMock } = await import("../infra/kafka-mock/launch.js");
+  const { loadConfig } = await import("../apps/core/config.js");
+  const { createServices } = await import("../apps/core/services.js");
+  const { createOrderWriter } = await import("../apps/order-writer/writer.js");
+  const { createProducer, topicNames, TOPIC_PARTITIONS } = await import("../apps/core/kafka.js");
+  const { migrateDatabase } = await import("../apps/core/db/client.js");
+  const names = topicNames();
+  const mock = await startKafkaMock({ brokers: 1, topics: { [names.orders]: TOPIC_PARTITIONS.orders, [names.ordersDlq]: 1 } });
+  await migrateDatabase(opts.databaseUrl);
+  const config = loadConfig({
+    DATABASE_URL: opts.databaseUrl,
+    REDIS_URL: "redis://127.0.0.1:6379",
+    KAFKA_BROKERS: mock.url,
+    KAFKA_SESSION_TIMEOUT_MS: "3000",
+    KAFKA_FETCH_MAX_WAIT_MS: "50",
+    LOG_LEVEL: "silent",
+  });
+  const services = createServices(config, createLogger({ level: "silent" }));
+  const producer = createProducer(services.kafka);
+  await producer.connect();
+  const produce = async (count: number, saleId: string) => {
+    for (let i = 0; i < count; i += 1000) {
+      const now = Date.now();
+      await producer.send({
+        topic: names.orders,
+        acks: -1,
+        messages: Array.from({ length: Math.min(1000, count - i) }, (_, j) => {
+          const orderId = newOrderId();
+          return {
+            key: orderId,
+            value: JSON.stringify({
+              v: 1,
+              orderId,
+              saleId,
+              userId: `w${i + j}`,
+              slot: 1,
+              quantity: 1,
+              amountCents: 1,
+              acceptedAt: now,
+              payBy: now + 900_000,
+            }),
+          };
+        }),
+      });
+    }
+  };
+  const persisted = async () => (await services.metrics.ordersPersisted.get()).values[0]?.value ?? 0;
+  async function measure(target: number, maxRowsPerSec: number, groupId: string) {
+    const writer = createOrderWriter(services, { maxRowsPerSec, groupId });
+    const before = await persisted();
+    await writer.start();
+    let first = 0;
+    for (;;) {
+      const n = (await persisted()) - before;
+      if (n > 0 && !first) first = performance.now();
+      if (n >= target) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const seconds = (performance.now() - first) / 1000;
+    await writer.stop();
+    return target / seconds;
+  }
+  const groupId = `bench-writer-${Date.now()}`;
+  try {
+    await produce(opts.rows, `writer-${Date.now()}`);
+    const unthrottled = await measure(opts.rows, 1e9, groupId);
+    // Then 10 s worth of new rows at the throttle, same group (it continues after the first run).
+    const throttledRows = opts.throttle * 10;
+    await produce(throttledRows, `throttle-${Date.now()}`);
+    const throttled = await measure(throttledRows, opts.throttle, groupId);
+    return { unthrottled, throttled, throttleError: Math.abs(throttled - opts.throttle) / opts.throttle };
+  } finally {
+    await producer.disconnect();
+    await services.close();
+    await mock.stop();
+    const { default: mysql } = await import("mysql2/promise");
+    const u = new URL(opts.databaseUrl);
+    const conn = await mysql.createConnection({ uri: `${u.protocol}//${u.username}@${u.host}/` });
+    await conn.query(`DROP DATABASE IF EXISTS \`${u.pathname.slice(1)}\``);
+    await conn.end();
+  }
+}
