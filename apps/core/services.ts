@@ -20,6 +20,8 @@ export interface Services {
   topics: Topics;
   registry: Registry;
   metrics: PlatformMetrics;
+  /** Registers something to close with the clients (e.g. a Kafka admin made on demand). */
+  onClose(fn: () => Promise<unknown>): void;
   close(): Promise<void>;
 }
 
@@ -32,6 +34,7 @@ export function createServices(config: Config, logger: Logger, registry: Registr
   const database = createDatabase(config.DATABASE_URL, config.DATABASE_POOL_SIZE);
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS.split(","), clientId: config.KAFKA_CLIENT_ID, logger });
   let closed: Promise<void> | undefined;
+  const closers: (() => Promise<unknown>)[] = [];
   return {
     config,
     logger,
@@ -41,8 +44,12 @@ export function createServices(config: Config, logger: Logger, registry: Registr
     topics: topicNames(config.KAFKA_TOPIC_PREFIX),
     registry,
     metrics: createPlatformMetrics(registry),
+    onClose(fn) {
+      closers.push(fn);
+    },
     close() {
       closed ??= (async () => {
+        await Promise.allSettled(closers.map((fn) => fn()));
         await Promise.allSettled([redis.quit(), database.close()]);
       })();
       return closed;
@@ -57,6 +64,7 @@ export function sharedKafkaAdmin(services: Services): () => Promise<Admin> {
     let admin = admins.get(services);
     if (!admin) {
       const a = services.kafka.admin({ retry: { retries: 1 } });
+      services.onClose(() => a.disconnect());
       admin = a.connect().then(
         () => a,
         (err) => {
@@ -78,7 +86,11 @@ export function dependencyChecks(services: Services, which: ("redis" | "mysql" |
     mysql: () => services.database.pool.query("SELECT 1"),
     kafka: async () => {
       // One admin client per app, connected on first use; kafkajs reconnects it as needed.
-      kafkaAdmin ??= services.kafka.admin({ retry: { retries: 0 } });
+      if (!kafkaAdmin) {
+        const a = services.kafka.admin({ retry: { retries: 0 } });
+        services.onClose(() => a.disconnect());
+        kafkaAdmin = a;
+      }
       await kafkaAdmin.connect();
       await kafkaAdmin.fetchTopicMetadata({ topics: [services.topics.orders] });
     },
