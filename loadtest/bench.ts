@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import mysql from "mysql2/promise";
 import { DEV_SECRETS } from "../apps/core/config.js";
 import { freePort, spawnManaged, stopChild } from "../infra/processes.js";
-import { reserveCeiling, writerThroughput } from "./ceilings.js";
+import { dropRedisPrefix, reserveCeiling, writerThroughput } from "./ceilings.js";
 import type { DriveSpec } from "./drive.js";
 import { runDrive } from "./run-drive.js";
 
@@ -267,6 +267,8 @@ try {
   process.stderr.write(`wrote ${RESULTS}bench.json and bench.svg\n`);
 } finally {
   await Promise.all([stopChild(platform), stopChild(baseline), stopChild(dbBaseline)]);
+  // This run's data goes: its Redis keys and its databases.
+  await dropRedisPrefix("redis://127.0.0.1:6379", `${prefix}:`);
   const conn = await mysql.createConnection({ uri: "mysql://root@127.0.0.1:3306/" });
   await conn.query(`DROP DATABASE IF EXISTS \`${prefix}\``);
   await conn.end();

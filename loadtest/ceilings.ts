@@ -142,3 +142,17 @@ export async function writerThroughput(opts: { databaseUrl: string; rows: number
     await conn.end();
   }
 }
+
+/** Deletes every Redis key under `prefix` (a bench run's own), and only those. */
+export async function dropRedisPrefix(redisUrl: string, prefix: string): Promise<number> {
+  const redis = createRedis(redisUrl, createLogger({ level: "silent" }));
+  let cursor = "0";
+  let n = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 5000);
+    cursor = next;
+    if (keys.length) n += await redis.del(...keys);
+  } while (cursor !== "0");
+  redis.disconnect();
+  return n;
+}

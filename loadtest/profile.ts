@@ -4,15 +4,17 @@
 // The .cpuprofile stays in /tmp/prof for a flame graph (Chrome DevTools, speedscope).
 import { spawn } from "node:child_process";
 import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { dropRedisPrefix } from "./ceilings.js";
 import { runDrive } from "./run-drive.js";
 
 rmSync("/tmp/prof", { recursive: true, force: true });
 const PORT = Number(process.env.PORT ?? 3900);
+const PREFIX = `prof${Date.now()}:`;
 const env = {
   ...process.env,
   PORT: String(PORT),
   LOG_LEVEL: "warn",
-  REDIS_KEY_PREFIX: `prof${Date.now()}:`,
+  REDIS_KEY_PREFIX: PREFIX,
   DATABASE_URL: "mysql://root@127.0.0.1:3306/seckill_bench_profile",
   MAX_INFLIGHT_PURCHASES: "100000",
   RECONCILE_INTERVAL_MS: "0",
@@ -56,6 +58,7 @@ console.log(
 );
 child.kill("SIGINT");
 await new Promise((r) => child.once("exit", r));
+await dropRedisPrefix("redis://127.0.0.1:6379", PREFIX);
 const file = readdirSync("/tmp/prof").find((f) => f.endsWith(".cpuprofile"))!;
 const prof = JSON.parse(readFileSync(`/tmp/prof/${file}`, "utf8")) as {
   nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount: number }[];
