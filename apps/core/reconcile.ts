@@ -1,10 +1,11 @@
-import { and, eq, inArray, isNotNull, isNull, sql } from "drizzle-orm";
+import { eq, inArray, sql } from "drizzle-orm";
 import type { Admin } from "kafkajs";
 import { orders, sales } from "./db/schema/index.js";
 import { consumerLag } from "./kafka.js";
 import { orderMessageSchema } from "./order-message.js";
 import type { Reservations } from "./reservations.js";
 import type { Services } from "./services.js";
+import { returnStock } from "./stock-return.js";
 
 export type ReconcileState =
   /** Redis, Kafka and MySQL agree. */
@@ -192,20 +193,11 @@ export function createReconciler(deps: { services: Services; reservations: Reser
     if (!loaded) return report; // not preloaded yet, nothing sold: nothing to compare
 
     // Safe repair 1: closed orders whose unit never went back.
-    let released = 0;
-    const done: string[] = [];
-    for (const o of owed) {
-      const out = await reservations.release(saleId, o.id, o.userId, o.slot);
-      if (out.kind === "released" || out.kind === "already_released") {
-        done.push(o.id);
-        if (out.kind === "released") released++;
-      }
-    }
-    if (done.length)
-      await db
-        .update(orders)
-        .set({ releasedAt: sql`NOW(3)` })
-        .where(and(inArray(orders.id, done), isNull(orders.releasedAt), isNotNull(orders.closedAt)));
+    const { released } = await returnStock(
+      db,
+      reservations,
+      owed.map((o) => ({ ...o, saleId })),
+    );
     if (released) report.repairs.push(`returned the stock of ${released} closed order(s) whose release was lost`);
 
     // Safe repair 2: handoff records still waiting: make them due now, the relay in every API republishes them.

@@ -3,6 +3,7 @@ import { orders } from "../core/db/schema/index.js";
 import { every } from "../core/periodic.js";
 import type { Reservations } from "../core/reservations.js";
 import type { Services } from "../core/services.js";
+import { returnStock } from "../core/stock-return.js";
 
 export interface ExpiryOptions {
   /** Orders closed per transaction. */
@@ -76,19 +77,11 @@ export function createExpiryWorker(services: Services, reservations: Reservation
         )
         .orderBy(asc(orders.closedAt), asc(orders.id))
         .limit(500);
-      const done: string[] = [];
-      const stuck = new Set<string>();
-      for (const o of page) {
-        const out = await reservations.release(o.saleId, o.id, o.userId, o.slot);
-        if (out.kind === "released" || out.kind === "already_released") {
-          done.push(o.id);
-          if (out.kind === "released") released++;
-        } else stuck.add(`${o.saleId}: ${out.kind}`);
-      }
-      if (done.length) await db.update(orders).set({ releasedAt: sql`NOW(3)` }).where(inArray(orders.id, done));
-      if (stuck.size) {
+      const out = await returnStock(db, reservations, page);
+      released += out.released;
+      if (out.stuck.length) {
         // Redis does not know these sales or slots: it lost data. Reconcile recomputes their stock from MySQL.
-        log.error({ sales: [...stuck] }, "cannot return closed orders' units: Redis lost these sales' state; run reconcile for them");
+        log.error({ sales: out.stuck }, "cannot return closed orders' units: Redis lost these sales' state; run reconcile for them");
       }
       if (page.length < 500) break;
       const last = page[page.length - 1];

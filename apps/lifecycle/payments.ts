@@ -95,16 +95,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export function createPaymentsConsumer(services: Services, reservations: Reservations, opts: { groupId?: string } = {}) {
   const { kafka, topics, metrics, config } = services;
   const log = services.logger.child({ component: "payments" });
-  const consumer = createConsumer(kafka, {
-    groupId: opts.groupId ?? `${config.ORDER_WRITER_GROUP_ID}-payments`,
-    ...consumerTiming(config),
-  });
-  let joined: () => void;
-  const ready = new Promise<void>((r) => {
-    joined = r;
-  });
-  consumer.on(consumer.events.GROUP_JOIN, () => joined());
-
   async function handle(m: PaymentMessage, p: EachBatchPayload): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       let result: ApplyResult;
