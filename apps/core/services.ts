@@ -80,20 +80,11 @@ export function sharedKafkaAdmin(services: Services): () => Promise<Admin> {
 
 /** Readiness checks shared by every app: each dependency must answer. */
 export function dependencyChecks(services: Services, which: ("redis" | "mysql" | "kafka")[] = ["redis", "mysql", "kafka"]) {
-  let kafkaAdmin: Admin | undefined;
+  const kafkaAdmin = sharedKafkaAdmin(services);
   const all = {
     redis: () => services.redis.ping(),
     mysql: () => services.database.pool.query("SELECT 1"),
-    kafka: async () => {
-      // One admin client per app, connected on first use; kafkajs reconnects it as needed.
-      if (!kafkaAdmin) {
-        const a = services.kafka.admin({ retry: { retries: 0 } });
-        services.onClose(() => a.disconnect());
-        kafkaAdmin = a;
-      }
-      await kafkaAdmin.connect();
-      await kafkaAdmin.fetchTopicMetadata({ topics: [services.topics.orders] });
-    },
+    kafka: async () => (await kafkaAdmin()).fetchTopicMetadata({ topics: [services.topics.orders] }),
   };
   return Object.fromEntries(which.map((k) => [k, all[k]]));
 }
