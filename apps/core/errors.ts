@@ -70,15 +70,6 @@ export function errorHandler(logger: Logger) {
     if (err instanceof AppError) {
       return errorResponse(c, err.code, err.message, { extra: err.extra, headers: err.headers });
     }
-    if (err.name === "ApiUnreachable") {
-      logger.error({ err: err.message, requestId: c.get("requestId"), path: c.req.path }, "gateway could not reach the API; answered 503");
-      return errorResponse(
-        c,
-        "unavailable",
-        "the service is briefly unavailable; retry in a moment (with the same Idempotency-Key, a purchase that went through is returned, not repeated)",
-        { headers: { "Retry-After": "1" } },
-      );
-    }
     if (err instanceof HTTPException) {
       // Hono's own (e.g. malformed JSON from a validator, JWT middleware): keep the status, map the code.
       const status = err.status;

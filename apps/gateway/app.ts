@@ -27,7 +27,12 @@ export function createGateway({ services, apiFetch, admin, soldOutRefreshMs }: G
   const reservations = createReservations(redis, config.REDIS_KEY_PREFIX);
   const saleCache = createSaleCache({ db: database.db, redis, keys: reservations.global });
   const authenticate = createAuthenticator(config.JWT_SECRET);
-  const forward = createForward({ apiFetch, apiUrl: config.API_URL, jwtSecret: config.JWT_SECRET });
+  const forward = createForward({
+    apiFetch,
+    apiUrl: config.API_URL,
+    jwtSecret: config.JWT_SECRET,
+    logger: logger.child({ component: "gateway" }),
+  });
   const soldOut = createSoldOutFlags({ subscriber: redis.duplicate(), reservations, logger }, { refreshMs: soldOutRefreshMs });
   const limit = createUserLimiter({
     redis,

@@ -1,5 +1,7 @@
 import { Agent, fetch as undiciFetch } from "undici";
+import { AppError } from "../core/errors.js";
 import { INTERNAL_HEADER, internalToken, USER_HEADER } from "../core/identity.js";
+import type { Logger } from "../core/logger.js";
 
 /** Passes a request on to the API: in-process (its fetch handler) or over HTTP with keep-alive. */
 export type Forward = (req: Request, userId: string | null) => Promise<Response>;
@@ -11,14 +13,21 @@ const PASSED_HEADERS = ["content-type", "idempotency-key", "x-request-id", "x-ti
  * 503 with Retry-After. The API may have reserved before it died: a retry with the same
  * Idempotency-Key returns that order instead of trying again.
  */
-export class ApiUnreachable extends Error {
-  override name = "ApiUnreachable";
+function apiUnreachable(): AppError {
+  return new AppError(
+    "unavailable",
+    "the service is briefly unavailable; retry in a moment (with the same Idempotency-Key, a purchase that went through is returned, not repeated)",
+    {
+      headers: { "Retry-After": "1" },
+    },
+  );
 }
 
 export function createForward(opts: {
   apiFetch?: (req: Request) => Response | Promise<Response>;
   apiUrl?: string;
   jwtSecret: string;
+  logger: Logger;
 }): Forward {
   const vouch = internalToken(opts.jwtSecret);
   const base = opts.apiUrl?.replace(/\/$/, "");
@@ -44,7 +53,11 @@ export function createForward(opts: {
     try {
       return (await undiciFetch(target, { method: req.method, headers, body, dispatcher })) as unknown as Response;
     } catch (err) {
-      throw new ApiUnreachable(`API at ${base} unreachable: ${(err as Error).message}`, { cause: err });
+      opts.logger.error(
+        { api: base, err: (err as Error).message, path: url.pathname },
+        "gateway could not reach the API; answered 503 (is the API process up?)",
+      );
+      throw apiUnreachable();
     }
   };
 }
