@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from "hono";
 import { AppError } from "../core/errors.js";
-import type { AppEnv } from "../core/http.js";
+import { type AppEnv, requestHeader } from "../core/http.js";
 import { INTERNAL_HEADER, internalToken, safeEqual, USER_HEADER } from "../core/identity.js";
 import type { RedisGuard } from "../core/redis-guard.js";
 import type { Reservations } from "../core/reservations.js";
@@ -21,8 +21,8 @@ export interface ApiContext {
 export function requireUser(jwtSecret: string): MiddlewareHandler<AppEnv> {
   const token = internalToken(jwtSecret);
   return async (c, next) => {
-    const user = c.req.header(USER_HEADER);
-    const vouch = c.req.header(INTERNAL_HEADER);
+    const user = requestHeader(c, USER_HEADER);
+    const vouch = requestHeader(c, INTERNAL_HEADER);
     if (!user || !vouch || !safeEqual(vouch, token)) {
       throw new AppError("unauthorized", "a user token is required (call through the gateway with Authorization: Bearer <JWT>)");
     }

@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Logger } from "./logger.js";
+import { json } from "./respond.js";
 
 /** Every error code the platform answers with, and its HTTP status (DESIGN.md's contract). */
 export const ERROR_STATUS = {
@@ -26,6 +27,9 @@ export const ERROR_STATUS = {
 } as const satisfies Record<string, ContentfulStatusCode>;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
+
+/** Said by the API and, from memory, by the gateway: the same words either way. */
+export const ALREADY_PURCHASED_MESSAGE = "you already hold the most orders this sale allows";
 
 export interface ErrorBody {
   error: { code: ErrorCode; message: string; requestId?: string; [extra: string]: unknown };
@@ -61,7 +65,7 @@ export function errorResponse(
 ): Response {
   const requestId = c.get("requestId") as string | undefined;
   const body: ErrorBody = { error: { code, message, ...opts.extra, requestId } };
-  return c.json(body, ERROR_STATUS[code], opts.headers);
+  return json(c, body, ERROR_STATUS[code], opts.headers);
 }
 
 /** Hono onError: known errors keep their code; anything else is a 500 that never echoes internals. */

@@ -3,6 +3,7 @@ import type { Hono } from "hono";
 import { orders, payments } from "../../core/db/schema/index.js";
 import { AppError } from "../../core/errors.js";
 import type { AppEnv } from "../../core/http.js";
+import { json } from "../../core/respond.js";
 import type { AdminContext } from "../context.js";
 
 /** GET /admin/orders/:orderId: an order with its payments, for support and the payment simulator. */
@@ -13,6 +14,6 @@ export function register(app: Hono<AppEnv>, ctx: AdminContext) {
     const [order] = await db.select().from(orders).where(eq(orders.id, id)).limit(1);
     if (!order) throw new AppError("order_not_found", `no order ${id} in MySQL (a queued order is not there yet)`);
     const paid = await db.select().from(payments).where(eq(payments.orderId, id));
-    return c.json({ ...order, payments: paid });
+    return json(c, { ...order, payments: paid });
   });
 }

@@ -3,6 +3,7 @@ import type { Hono } from "hono";
 import { orders, sales } from "../../core/db/schema/index.js";
 import { AppError } from "../../core/errors.js";
 import type { AppEnv } from "../../core/http.js";
+import { json } from "../../core/respond.js";
 import type { AdminContext } from "../context.js";
 
 /**
@@ -44,6 +45,6 @@ export function register(app: Hono<AppEnv>, ctx: AdminContext) {
     }
     await ctx.services.redis.del(ctx.reservations.global.saleInfo(id));
     ctx.services.logger.info({ saleId: id, remaining: out.remaining, outcome: out.kind, force }, "sale preloaded into Redis");
-    return c.json({ id, remaining: out.remaining });
+    return json(c, { id, remaining: out.remaining });
   });
 }

@@ -1,6 +1,7 @@
 import type { Hono } from "hono";
 import { AppError } from "../../core/errors.js";
 import type { AppEnv } from "../../core/http.js";
+import { json } from "../../core/respond.js";
 import type { AdminContext } from "../context.js";
 
 /**
@@ -12,6 +13,6 @@ export function register(app: Hono<AppEnv>, ctx: AdminContext) {
     const id = c.req.param("id");
     const report = await ctx.reconciler.reconcile(id);
     if (!report) throw new AppError("sale_not_found", `no sale ${id}`);
-    return c.json(report);
+    return json(c, report);
   });
 }

@@ -4,6 +4,7 @@ import { orders, sales } from "../../core/db/schema/index.js";
 import { AppError } from "../../core/errors.js";
 import type { AppEnv } from "../../core/http.js";
 import { DEFAULT_HANDOFF_GRACE_MS } from "../../core/reservations.js";
+import { json } from "../../core/respond.js";
 import type { AdminContext } from "../context.js";
 
 /** GET /admin/sales/:id/stats: where the sale's stock and orders are, across Redis and MySQL. */
@@ -27,7 +28,7 @@ export function register(app: Hono<AppEnv>, ctx: AdminContext) {
     const oldestPendingHandoffMs = oldestDue.length ? Math.max(0, Date.now() - Number(oldestDue[1]) + DEFAULT_HANDOFF_GRACE_MS) : 0;
     const status = Object.fromEntries(byStatus.map((r) => [r.status, Number(r.n)]));
     const persisted = byStatus.reduce((sum, r) => sum + Number(r.n), 0);
-    return c.json({
+    return json(c, {
       id,
       totalStock: sale.totalStock,
       loaded: remaining !== null,

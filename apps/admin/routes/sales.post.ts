@@ -6,6 +6,7 @@ import { AppError, parseJsonBody } from "../../core/errors.js";
 import type { AppEnv } from "../../core/http.js";
 import { newOrderId } from "../../core/ids.js";
 import { SALE_ID_PATTERN } from "../../core/order-message.js";
+import { json } from "../../core/respond.js";
 import type { AdminContext } from "../context.js";
 
 const isoDate = z.iso.datetime({ offset: true }).transform((s) => new Date(s));
@@ -68,6 +69,6 @@ export function register(app: Hono<AppEnv>, ctx: AdminContext) {
       { saleId: sale.id, stock: sale.totalStock, startsAt: sale.startsAt },
       "sale created; preload it before it starts",
     );
-    return c.json(saleJson(sale), 201);
+    return json(c, saleJson(sale), 201);
   });
 }

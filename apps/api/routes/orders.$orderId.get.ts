@@ -4,6 +4,7 @@ import { orders } from "../../core/db/schema/index.js";
 import { AppError } from "../../core/errors.js";
 import type { AppEnv } from "../../core/http.js";
 import { ORDER_ID_PATTERN } from "../../core/ids.js";
+import { json } from "../../core/respond.js";
 import { type ApiContext, requireUser } from "../context.js";
 
 /**
@@ -21,7 +22,7 @@ export function register(app: Hono<AppEnv>, ctx: ApiContext) {
     const [row] = await database.db.select().from(orders).where(eq(orders.id, orderId)).limit(1);
     if (row) {
       if (row.userId !== userId) throw notFound();
-      return c.json({
+      return json(c, {
         orderId: row.id,
         saleId: row.saleId,
         status: row.status,
@@ -33,7 +34,7 @@ export function register(app: Hono<AppEnv>, ctx: ApiContext) {
     if (!queued) throw notFound();
     const q = JSON.parse(queued) as { saleId: string; userId: string; acceptedAt: number; payBy: number };
     if (q.userId !== userId) throw notFound();
-    return c.json({
+    return json(c, {
       orderId,
       saleId: q.saleId,
       status: "queued",

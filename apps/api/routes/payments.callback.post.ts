@@ -1,8 +1,9 @@
 import type { Hono } from "hono";
 import { AppError, parseJsonBody } from "../../core/errors.js";
-import type { AppEnv } from "../../core/http.js";
+import { type AppEnv, requestHeader } from "../../core/http.js";
 import type { ConnectedProducer } from "../../core/kafka.js";
 import { type PaymentMessage, paymentCallbackSchema, verifyPaymentSignature } from "../../core/payment-event.js";
+import { json } from "../../core/respond.js";
 import type { ApiContext } from "../context.js";
 
 /**
@@ -17,8 +18,8 @@ export function register(app: Hono<AppEnv>, ctx: ApiContext, producer: Connected
 
   app.post("/api/payments/callback", async (c) => {
     const raw = await c.req.text();
-    if (!verifyPaymentSignature(config.PAYMENT_WEBHOOK_SECRET, c.req.header("x-timestamp"), c.req.header("x-signature"), raw)) {
-      log.warn({ ip: c.req.header("x-forwarded-for") }, "payment callback refused: bad signature or timestamp more than 300 s off");
+    if (!verifyPaymentSignature(config.PAYMENT_WEBHOOK_SECRET, requestHeader(c, "x-timestamp"), requestHeader(c, "x-signature"), raw)) {
+      log.warn({ ip: requestHeader(c, "x-forwarded-for") }, "payment callback refused: bad signature or timestamp more than 300 s off");
       throw new AppError(
         "bad_signature",
         "signature or timestamp invalid (X-Signature = hex HMAC-SHA256 of `<X-Timestamp>.<body>`, within 300 s)",
@@ -35,6 +36,6 @@ export function register(app: Hono<AppEnv>, ctx: ApiContext, producer: Connected
       );
       throw new AppError("unavailable", "payment event not recorded yet; please retry", { headers: { "Retry-After": "1" } });
     }
-    return c.json({ received: true });
+    return json(c, { received: true });
   });
 }

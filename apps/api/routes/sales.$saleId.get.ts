@@ -2,6 +2,7 @@ import type { Hono } from "hono";
 import { AppError } from "../../core/errors.js";
 import type { AppEnv } from "../../core/http.js";
 import { SALE_ID_PATTERN } from "../../core/order-message.js";
+import { json } from "../../core/respond.js";
 import type { SaleInfo } from "../../core/sale-cache.js";
 import type { ApiContext } from "../context.js";
 
@@ -22,7 +23,7 @@ export function register(app: Hono<AppEnv>, ctx: ApiContext) {
     if (!sale) throw new AppError("sale_not_found", `no sale ${saleId}`);
     // Before the preload, the whole stock is still to be sold.
     const remaining = (await ctx.reservations.remaining(saleId)) ?? sale.totalStock;
-    return c.json({
+    return json(c, {
       id: sale.id,
       title: sale.title,
       priceCents: sale.priceCents,

@@ -1,10 +1,11 @@
 import type { Hono } from "hono";
 import { z } from "zod";
-import { AppError, parseJsonBody } from "../../core/errors.js";
-import type { AppEnv } from "../../core/http.js";
+import { ALREADY_PURCHASED_MESSAGE, AppError, parseJsonBody } from "../../core/errors.js";
+import { type AppEnv, requestHeader } from "../../core/http.js";
 import { newOrderId } from "../../core/ids.js";
 import { SALE_ID_PATTERN } from "../../core/order-message.js";
 import type { ReserveOutcome } from "../../core/reservations.js";
+import { json } from "../../core/respond.js";
 import { type ApiContext, requireUser } from "../context.js";
 
 const bodySchema = z
@@ -28,7 +29,7 @@ export function register(app: Hono<AppEnv>, ctx: ApiContext) {
     const saleId = c.req.param("saleId");
     if (!SALE_ID_PATTERN.test(saleId)) throw new AppError("invalid_request", "sale id must be 1-64 of [A-Za-z0-9_-]");
     parseJsonBody(await c.req.text(), bodySchema, { emptyIsObject: true });
-    const idempotencyKey = c.req.header("idempotency-key") ?? "";
+    const idempotencyKey = requestHeader(c, "idempotency-key") ?? "";
     if (idempotencyKey && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
       throw new AppError("invalid_request", "Idempotency-Key must be 1-128 printable ASCII characters");
     }
@@ -62,10 +63,10 @@ export function register(app: Hono<AppEnv>, ctx: ApiContext) {
         redis
           .set(ctx.reservations.global.order(orderId), queued, "EX", QUEUED_ORDER_TTL_S)
           .catch((err) => log.warn({ err: (err as Error).message, orderId }, "could not cache the queued order for status reads"));
-        return c.json({ orderId, status: "queued" }, 202);
+        return json(c, { orderId, status: "queued" }, 202);
       }
       case "replayed":
-        return c.json({ orderId: outcome.orderId, status: "queued" }, 202);
+        return json(c, { orderId: outcome.orderId, status: "queued" }, 202);
       case "not_loaded": {
         const sale = await ctx.saleCache.get(saleId);
         if (!sale) throw new AppError("sale_not_found", `no sale ${saleId}`);
@@ -86,7 +87,7 @@ export function register(app: Hono<AppEnv>, ctx: ApiContext) {
       case "ended":
         throw new AppError("sale_ended", "the sale has ended", { extra: { saleId } });
       case "already_purchased":
-        throw new AppError("already_purchased", "you already hold the most orders this sale allows", { extra: { saleId } });
+        throw new AppError("already_purchased", ALREADY_PURCHASED_MESSAGE, { extra: { saleId } });
       case "sold_out":
         throw new AppError("sold_out", "sold out", { extra: { saleId } });
     }
