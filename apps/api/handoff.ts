@@ -17,6 +17,11 @@ import type { Reservations } from "../core/reservations.js";
  * while Redis keeps the record.
  */
 export interface HandoffOptions {
+  /**
+   * How long an accepted order waits for others to share its Kafka request (default 10 ms). The
+   * 202 never waits for it; larger batches cost kafkajs far less CPU per order (2 ms measured
+   * about 20 % fewer purchases/s than 10 ms under the accept load of `npm run bench`).
+   */
   lingerMs?: number;
   maxBatch?: number;
   relayIntervalMs?: number;
@@ -35,7 +40,7 @@ export function createHandoff(
   deps: { producer: ConnectedProducer; reservations: Reservations; topics: Topics; metrics: PlatformMetrics; logger: Logger },
   opts: HandoffOptions = {},
 ) {
-  const lingerMs = opts.lingerMs ?? 2;
+  const lingerMs = opts.lingerMs ?? 10;
   const maxBatch = opts.maxBatch ?? 500;
   const relayIntervalMs = opts.relayIntervalMs ?? 1000;
   const leaseMs = opts.relayLeaseMs ?? 10_000;

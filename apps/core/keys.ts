@@ -16,6 +16,11 @@ export function saleKeys(prefix: string, saleId: string) {
 }
 export type SaleKeys = ReturnType<typeof saleKeys>;
 
+/** KEYS of lua/reserve-6.lua, in its order. */
+export function reserveKeys(k: SaleKeys): string[] {
+  return [k.meta, k.stock, k.buyers, k.handoff, k.due, k.idem];
+}
+
 export function globalKeys(prefix: string) {
   return {
     /** Sales that are loaded in Redis; the handoff relay walks these. */

@@ -1,4 +1,4 @@
-import { globalKeys, saleKeys } from "./keys.js";
+import { globalKeys, reserveKeys, saleKeys } from "./keys.js";
 import type { Redis } from "./redis.js";
 
 /**
@@ -58,20 +58,10 @@ export function createReservations(redis: Redis, prefix: string, opts: { handoff
 
     async reserve(saleId: string, userId: string, orderId: string, idempotencyKey = ""): Promise<ReserveOutcome> {
       const k = saleKeys(prefix, saleId);
-      const reply = (await reserveScript(
-        k.meta,
-        k.stock,
-        k.buyers,
-        k.handoff,
-        k.due,
-        k.idem,
-        orderId,
-        userId,
-        idempotencyKey,
-        global.soldOutChannel,
-        saleId,
-        graceMs,
-      )) as (number | string)[];
+      const reply = (await reserveScript(...reserveKeys(k), orderId, userId, idempotencyKey, global.soldOutChannel, saleId, graceMs)) as (
+        | number
+        | string
+      )[];
       const code = Number(reply[0]);
       if (code === 1) {
         return {
