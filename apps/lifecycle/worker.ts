@@ -1,7 +1,7 @@
 import { gt, sql } from "drizzle-orm";
 import { sales } from "../core/db/schema/index.js";
 import { every } from "../core/periodic.js";
-import { createReconciler } from "../core/reconcile.js";
+import { createReconciler, fullPassReason } from "../core/reconcile.js";
 import { createRedisGuard } from "../core/redis-guard.js";
 import { createReservations } from "../core/reservations.js";
 import { type Services, sharedKafkaAdmin } from "../core/services.js";
@@ -33,9 +33,21 @@ export function createLifecycle(
     return [...new Set([...recent.map((r) => r.id), ...(await reservations.activeSales())])];
   }
 
+  // Every DEEP_EVERY-th pass compares every sale in full (buyers Redis lost without a restart,
+  // reservations that never became rows); the passes between only those whose cheap figures
+  // disagree (fullPassReason), so a sale of 100,000 orders is not read whole every 30 s.
+  const DEEP_EVERY = 10;
+  let pass = 0;
   async function reconcileAll(): Promise<void> {
+    const deep = pass++ % DEEP_EVERY === 0;
     for (const saleId of await runningSales()) {
       try {
+        if (!deep) {
+          const look = await reconciler.quickLook(saleId);
+          const reason = look && fullPassReason(look);
+          if (!reason) continue;
+          log.info({ saleId, reason }, "periodic reconcile: the sale's figures disagree; comparing it in full");
+        }
         await reconciler.reconcile(saleId);
       } catch (err) {
         log.error({ err: (err as Error).message, saleId }, "periodic reconcile failed for this sale; retrying next interval");
