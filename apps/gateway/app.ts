@@ -1,13 +1,14 @@
 import type { Hono } from "hono";
 import { RateLimiterMemory } from "rate-limiter-flexible";
 import { mountHealth } from "../core/health.js";
-import { type AppEnv, createHttpApp } from "../core/http.js";
+import { type AppEnv, createHttpApp, requestHeader } from "../core/http.js";
 import { mountMetrics } from "../core/metrics.js";
 import { createReservations } from "../core/reservations.js";
 import { createSaleCache } from "../core/sale-cache.js";
 import { dependencyChecks, type Services } from "../core/services.js";
 import { createAuthenticator } from "./auth.js";
 import { createForward } from "./forward.js";
+import { createRecentHolders } from "./holders.js";
 import { createUserLimiter } from "./limiter.js";
 import * as purchase from "./routes/sales.$saleId.orders.post.js";
 import { createSoldOutFlags } from "./sold-out.js";
@@ -56,6 +57,7 @@ export function createGateway({ services, apiFetch, admin, soldOutRefreshMs }: G
     trustedProxyHops: config.TRUSTED_PROXY_HOPS,
     limit,
     soldOut,
+    holders: createRecentHolders(),
     saleCache,
     forward,
     metrics,
@@ -63,7 +65,9 @@ export function createGateway({ services, apiFetch, admin, soldOutRefreshMs }: G
   });
 
   // Everything else under /api goes to the API; the user id is passed on when a valid token came with it.
-  app.all("/api/*", async (c) => forward(c.req.raw, await authenticate(c.req.header("authorization"))));
+  app.all("/api/*", async (c) =>
+    forward(c.req.raw, await authenticate(requestHeader(c, "authorization")), c.get("requestId"), (name) => requestHeader(c, name)),
+  );
   if (admin) app.route("/", admin);
 
   return {

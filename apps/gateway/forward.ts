@@ -1,12 +1,62 @@
-import { Agent, fetch as undiciFetch } from "undici";
+import { Agent, type Dispatcher, request } from "undici";
 import { AppError } from "../core/errors.js";
 import { INTERNAL_HEADER, internalToken, USER_HEADER } from "../core/identity.js";
 import type { Logger } from "../core/logger.js";
 
 /** Passes a request on to the API: in-process (its fetch handler) or over HTTP with keep-alive. */
-export type Forward = (req: Request, userId: string | null) => Promise<Response>;
+export type Forward = (
+  req: Request,
+  userId: string | null,
+  requestId?: string,
+  /** Reads a header of `req` (cheaper than req.headers where the caller has the raw request). */
+  headerOf?: (name: string) => string | undefined,
+) => Promise<Response>;
 
-const PASSED_HEADERS = ["content-type", "idempotency-key", "x-request-id", "x-timestamp", "x-signature"];
+const decoder = new TextDecoder();
+
+/**
+ * The request handed to a co-hosted API's fetch handler: what Hono reads of a request (url,
+ * method, headers, the body as text/JSON/bytes) without building undici's Request, whose
+ * constructor and body stream cost more than everything else in an in-process hop.
+ */
+class LocalRequest {
+  readonly bodyUsed = false;
+  readonly headers: LocalHeaders;
+  constructor(
+    readonly url: string,
+    readonly method: string,
+    headers: Record<string, string>,
+    private readonly body: ArrayBuffer | undefined,
+  ) {
+    this.headers = new LocalHeaders(headers);
+  }
+  arrayBuffer(): Promise<ArrayBuffer> {
+    return Promise.resolve(this.body ?? new ArrayBuffer(0));
+  }
+  text(): Promise<string> {
+    return Promise.resolve(this.body ? decoder.decode(this.body) : "");
+  }
+  json(): Promise<unknown> {
+    return this.text().then((t) => JSON.parse(t) as unknown);
+  }
+}
+
+/** The read side of Headers that Hono uses (get; forEach for c.req.header() without a name). */
+class LocalHeaders {
+  constructor(private readonly all: Record<string, string>) {}
+  get(name: string): string | null {
+    return this.all[name.toLowerCase()] ?? null;
+  }
+  forEach(fn: (value: string, name: string) => void): void {
+    for (const [k, v] of Object.entries(this.all)) fn(v, k);
+  }
+}
+
+/** Headers of the API's answer that describe its own connection, not the answer. */
+const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "content-length"]);
+
+// X-Request-Id is not among them: the gateway sends its own (validated) id.
+const PASSED_HEADERS = ["content-type", "idempotency-key", "x-timestamp", "x-signature"];
 
 /**
  * The API could not be reached (a separate API process down or restarting). The gateway answers
@@ -35,23 +85,39 @@ export function createForward(opts: {
   // Keep-alive pool to a separate API process.
   const dispatcher = base ? new Agent({ connections: 128, pipelining: 1, keepAliveTimeout: 30_000 }) : undefined;
 
-  return async (req, userId) => {
+  return async (req, userId, requestId, headerOf = (name) => req.headers.get(name) ?? undefined) => {
     const url = new URL(req.url);
-    const headers = new Headers();
+    const headers: Record<string, string> = {};
     for (const name of PASSED_HEADERS) {
-      const v = req.headers.get(name);
-      if (v !== null) headers.set(name, v);
+      const v = headerOf(name);
+      if (v !== undefined) headers[name] = v;
     }
+    // The API logs and answers with the gateway's request id (the caller's when it was safe to
+    // echo, else the gateway's own): one id per purchase end to end.
+    if (requestId) headers["x-request-id"] = requestId;
     // Never trust identity headers from outside: set them here or not at all.
     if (userId) {
-      headers.set(USER_HEADER, userId);
-      headers.set(INTERNAL_HEADER, vouch);
+      headers[USER_HEADER] = userId;
+      headers[INTERNAL_HEADER] = vouch;
     }
     const body = req.method === "GET" || req.method === "HEAD" ? undefined : await req.arrayBuffer();
     const target = `${base ?? "http://api.internal"}${url.pathname}${url.search}`;
-    if (!base) return opts.apiFetch!(new Request(target, { method: req.method, headers, body }));
+    if (!base) return opts.apiFetch!(new LocalRequest(target, req.method, headers, body) as unknown as Request);
     try {
-      return (await undiciFetch(target, { method: req.method, headers, body, dispatcher })) as unknown as Response;
+      // undici.request, not fetch: no WHATWG streams in between, about a third less time per hop.
+      const res = await request(target, {
+        method: req.method as Dispatcher.HttpMethod,
+        headers,
+        body: body && Buffer.from(body),
+        dispatcher,
+      });
+      const text = await res.body.text();
+      const out: Record<string, string> = {};
+      for (const [k, v] of Object.entries(res.headers)) {
+        if (v === undefined || HOP_BY_HOP.has(k)) continue;
+        out[k] = Array.isArray(v) ? v.join(", ") : v;
+      }
+      return new Response(res.statusCode === 204 || res.statusCode === 304 ? null : text, { status: res.statusCode, headers: out });
     } catch (err) {
       opts.logger.error(
         { api: base, err: (err as Error).message, path: url.pathname },

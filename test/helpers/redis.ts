@@ -1,3 +1,4 @@
+import { Redis as IORedis } from "ioredis";
 import { createLogger } from "../../apps/core/logger.js";
 import { createRedis, type Redis } from "../../apps/core/redis.js";
 import { randomId, stackInfo } from "./env.js";
@@ -18,6 +19,27 @@ export function testRedis(): { redis: Redis; prefix: string; cleanup(): Promise<
         if (keys.length) await redis.del(...keys);
       } while (cursor !== "0");
       redis.disconnect();
+    },
+  };
+}
+
+/**
+ * Records every Redis command that names `prefix`, from any client, until stop(). A plain
+ * connection of its own: MONITOR through a duplicate of the platform's client (auto-pipelined,
+ * busy) once mixed monitor lines into that client's command queue ("Command queue state error").
+ */
+export async function watchRedis(prefix: string): Promise<{ stop(): Promise<string[]> }> {
+  const monitor = await new IORedis(stackInfo().redisUrl).monitor();
+  const seen: string[] = [];
+  monitor.on("monitor", (_time: string, args: string[]) => {
+    if (args.some((a) => String(a).includes(prefix))) seen.push(args.join(" "));
+  });
+  await new Promise((r) => setTimeout(r, 200)); // the monitor is live
+  return {
+    async stop() {
+      await new Promise((r) => setTimeout(r, 200)); // commands still in flight are seen
+      monitor.disconnect();
+      return seen;
     },
   };
 }

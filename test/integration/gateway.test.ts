@@ -9,6 +9,7 @@ import { createGateway } from "../../apps/gateway/app.js";
 import { freePort } from "../../infra/processes.js";
 import { randomId, testConfig, testServices } from "../helpers/env.js";
 import { startTestPlatform, type TestPlatform } from "../helpers/platform.js";
+import { watchRedis } from "../helpers/redis.js";
 import { createSaleVia } from "../helpers/sales.js";
 import { deferred, eventually, sleep } from "../helpers/wait.js";
 
@@ -35,28 +36,23 @@ describe("gateway", () => {
     await eventually("the sold-out broadcast reached the gateway", () => p.gateway.soldOut.isSoldOut(saleId));
     const tokens = await Promise.all(Array.from({ length: 10_000 }, (_, i) => p.token(`late-${i}`)));
 
-    const prefix = p.services.config.REDIS_KEY_PREFIX;
-    const monitor = await p.services.redis.monitor();
-    const seen: string[] = [];
-    monitor.on("monitor", (_time: string, args: string[]) => {
-      if (args.some((a) => String(a).includes(prefix))) seen.push(args.join(" "));
-    });
     const apiBefore = await counter(p.services.metrics.purchases);
     const rejectedBefore = await counter(p.services.metrics.gatewayRejections, ["reason", "sold_out"]);
-    await sleep(200); // the monitor is live
+    const watch = await watchRedis(p.services.config.REDIS_KEY_PREFIX);
 
     const statuses = new Map<number, number>();
     for (let i = 0; i < tokens.length; i += 1000) {
       const batch = await Promise.all(tokens.slice(i, i + 1000).map((t) => p.buy(saleId, t)));
       for (const r of batch) statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
     }
-    await sleep(200);
-    monitor.disconnect();
+    const seen = await watch.stop();
 
     expect(Object.fromEntries(statuses)).toEqual({ 410: 10_000 });
     expect(seen).toEqual([]);
     expect(await counter(p.services.metrics.purchases)).toBe(apiBefore);
     expect(await counter(p.services.metrics.gatewayRejections, ["reason", "sold_out"])).toBe(rejectedBefore + 10_000);
+    // The flag comes before the token (the state is public; a JWT costs more than the rest of the path).
+    expect((await p.buy(saleId, "not-a-jwt")).status).toBe(410);
   });
 
   it("the token bucket admits the burst, then the sustained rate, and its Retry-After is honest", async () => {
@@ -64,9 +60,12 @@ describe("gateway", () => {
     const token = await p.token(randomId("bursty-"));
     const admitted = (r: Response) => r.status !== 429;
 
+    // Each attempt with an Idempotency-Key of its own: the gateway never answers those from its
+    // memory of a 409 (one may be a replay of the 202), so every attempt meets the bucket.
+    const attempt = () => p.buy(saleId, token, { headers: { "idempotency-key": randomId("k-") } });
     // At once: 5 for this second plus the burst of 10.
     const first: Response[] = [];
-    for (let i = 0; i < 30; i++) first.push(await p.buy(saleId, token));
+    for (let i = 0; i < 30; i++) first.push(await attempt());
     expect(first.filter(admitted)).toHaveLength(15);
     const limited = first.find((r) => r.status === 429)!;
     expect(((await limited.json()) as { error: { code: string } }).error.code).toBe("rate_limited");
@@ -76,17 +75,44 @@ describe("gateway", () => {
 
     // Honest: after waiting what it said, the next request is admitted.
     await sleep(retryAfter * 1000 + 50);
-    expect(admitted(await p.buy(saleId, token))).toBe(true);
+    expect(admitted(await attempt())).toBe(true);
 
     // Sustained, for 3 s, with the burst spent: about 5 a second (fixed windows: 3 s overlap at most 4 of them).
     let sustained = 0;
     const until = Date.now() + 3000;
     while (Date.now() < until) {
-      if (admitted(await p.buy(saleId, token))) sustained++;
+      if (admitted(await attempt())) sustained++;
       await sleep(20);
     }
     expect(sustained).toBeGreaterThanOrEqual(10);
     expect(sustained).toBeLessThanOrEqual(20);
+  });
+
+  it("a buyer the API answered 409 is answered from the gateway's memory, with no Redis call, but a replay still gets its 202", async () => {
+    const saleId = await p.createSale({ stock: 100 });
+    const token = await p.token(randomId("holder-"));
+    const answer = async (res: Response) => ({ status: res.status, body: (await res.json()) as Record<string, unknown> });
+    const first = await answer(await p.buy(saleId, token, { headers: { "idempotency-key": "first-press" } }));
+    expect(first).toMatchObject({ status: 202, body: { status: "queued" } });
+    const orderId = first.body.orderId as string;
+    // From the API: now remembered.
+    expect(await answer(await p.buy(saleId, token))).toMatchObject({ status: 409, body: { error: { code: "already_purchased" } } });
+    // The order's handoff record is dropped once Kafka has it: let that happen before watching Redis.
+    await eventually("the order reached Kafka", async () => (await p.stats(saleId)).pendingHandoff === 0);
+
+    const fromMemoryBefore = await counter(p.services.metrics.gatewayRejections, ["reason", "already_purchased"]);
+    const watch = await watchRedis(p.services.config.REDIS_KEY_PREFIX);
+    const again = await Promise.all(Array.from({ length: 200 }, () => p.buy(saleId, token)));
+    const seen = await watch.stop();
+    expect(again.map((r) => r.status)).toEqual(Array(200).fill(409));
+    expect(((await again[0].json()) as { error: { code: string } }).error.code).toBe("already_purchased");
+    expect(seen).toEqual([]);
+    expect(await counter(p.services.metrics.gatewayRejections, ["reason", "already_purchased"])).toBe(fromMemoryBefore + 200);
+
+    // The lost 202, asked for again with its key, is answered by the API as the original.
+    const replay = await p.buy(saleId, token, { headers: { "idempotency-key": "first-press" } });
+    expect(replay.status).toBe(202);
+    expect(((await replay.json()) as { orderId: string }).orderId).toBe(orderId);
   });
 
   it("sheds load above the in-flight limit with 503 overloaded and Retry-After, returned not thrown", async () => {

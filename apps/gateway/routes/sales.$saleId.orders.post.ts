@@ -1,12 +1,13 @@
 import type { Context, Hono } from "hono";
-import { errorResponse } from "../../core/errors.js";
-import type { AppEnv } from "../../core/http.js";
+import { ALREADY_PURCHASED_MESSAGE, errorResponse } from "../../core/errors.js";
+import { type AppEnv, incomingOf, requestHeader } from "../../core/http.js";
 import type { PlatformMetrics } from "../../core/metrics.js";
 import { SALE_ID_PATTERN } from "../../core/order-message.js";
 import type { SaleCache } from "../../core/sale-cache.js";
 import type { Authenticate } from "../auth.js";
 import { clientIp } from "../client-ip.js";
 import type { Forward } from "../forward.js";
+import type { RecentHolders } from "../holders.js";
 import type { LimitDecision } from "../limiter.js";
 import type { SoldOutFlags } from "../sold-out.js";
 
@@ -17,6 +18,7 @@ export interface PurchaseDeps {
   trustedProxyHops: number;
   limit: (userId: string) => Promise<LimitDecision>;
   soldOut: SoldOutFlags;
+  holders: RecentHolders;
   saleCache: SaleCache;
   forward: Forward;
   metrics: PlatformMetrics;
@@ -25,23 +27,34 @@ export interface PurchaseDeps {
 
 /** The TCP peer's address, when the request came over a socket (not for in-process calls). */
 function socketAddress(c: Context<AppEnv>): string | undefined {
-  return (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress;
+  return incomingOf(c)?.socket?.remoteAddress;
 }
 
 /**
  * POST /api/sales/:saleId/orders at the edge. The cheap refusals come first and the checks that
- * cost a Redis round trip last: shedding, auth, the sold-out flag and the sale window (memory),
- * then the token bucket (Redis, or memory once a user is blocked), then the API. Every refusal
- * here is returned, not thrown, and says when to come back.
+ * cost a Redis round trip last: shedding, the sold-out flag, auth, a recent 409 for this buyer
+ * and the sale window (memory), then the token bucket (Redis, or memory once a user is
+ * blocked), then the API. Every refusal here is returned, not thrown, and says when to come back.
+ *
+ * The sold-out flag is checked before the token on purpose: after a sell-out nearly every
+ * request is a 410, the state is public anyway (GET /api/sales/:id says sold_out), and
+ * verifying a JWT costs more than everything else on that path.
  */
 export function register(app: Hono<AppEnv>, deps: PurchaseDeps) {
   let inFlight = 0;
+  // One counter child per reason, looked up once: at the peak every request is a rejection.
+  const rejections = new Map<string, { inc(): void }>();
   const reject = (
     c: Context<AppEnv>,
     reason: string,
     ...args: Parameters<typeof errorResponse> extends [unknown, ...infer R] ? R : never
   ) => {
-    deps.metrics.gatewayRejections.inc({ reason });
+    let counter = rejections.get(reason);
+    if (!counter) {
+      counter = deps.metrics.gatewayRejections.labels({ reason });
+      rejections.set(reason, counter);
+    }
+    counter.inc();
     return errorResponse(c, ...args);
   };
 
@@ -51,17 +64,21 @@ export function register(app: Hono<AppEnv>, deps: PurchaseDeps) {
     }
     inFlight++;
     try {
-      const userId = await deps.authenticate(c.req.header("authorization"));
+      const saleId = c.req.param("saleId");
+      if (deps.soldOut.isSoldOut(saleId)) return reject(c, "sold_out", "sold_out", "sold out", { extra: { saleId } });
+      const userId = await deps.authenticate(requestHeader(c, "authorization"));
       if (!userId) {
-        const ip = clientIp(socketAddress(c), c.req.header("x-forwarded-for"), deps.trustedProxyHops) ?? "unknown";
+        const ip = clientIp(socketAddress(c), requestHeader(c, "x-forwarded-for"), deps.trustedProxyHops) ?? "unknown";
         const d = await deps.limitUnauthenticated(ip);
         if (!d.ok)
           return reject(c, "rate_limited", "rate_limited", "too many requests without a valid token", { headers: { "Retry-After": "1" } });
         return reject(c, "unauthorized", "unauthorized", "a valid Authorization: Bearer <JWT> is required");
       }
-      const saleId = c.req.param("saleId");
       if (!SALE_ID_PATTERN.test(saleId)) return reject(c, "invalid_request", "invalid_request", "sale id must be 1-64 of [A-Za-z0-9_-]");
-      if (deps.soldOut.isSoldOut(saleId)) return reject(c, "sold_out", "sold_out", "sold out", { extra: { saleId } });
+      // Not for a request carrying an Idempotency-Key: its replay must reach the API, which answers it with the original 202.
+      const replayable = requestHeader(c, "idempotency-key") !== undefined;
+      if (!replayable && deps.holders.holds(saleId, userId))
+        return reject(c, "already_purchased", "already_purchased", ALREADY_PURCHASED_MESSAGE, { extra: { saleId } });
 
       const sale = deps.saleCache.peek(saleId) ?? (await deps.saleCache.get(saleId));
       if (!sale) return reject(c, "sale_not_found", "sale_not_found", `no sale ${saleId}`);
@@ -81,8 +98,9 @@ export function register(app: Hono<AppEnv>, deps: PurchaseDeps) {
         return reject(c, "rate_limited", "rate_limited", "too many requests; slow down", { headers: { "Retry-After": String(seconds) } });
       }
 
-      const res = await deps.forward(c.req.raw, userId);
+      const res = await deps.forward(c.req.raw, userId, c.get("requestId"), (name) => requestHeader(c, name));
       if (res.status === 410) deps.soldOut.markSoldOut(saleId);
+      else if (res.status === 409) deps.holders.remember(saleId, userId);
       return res;
     } finally {
       inFlight--;
