@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, type SpawnOptions, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 
 /**
@@ -70,5 +70,15 @@ export function commandExists(cmd: string): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/** The node processes among `pid`'s children (HTTP workers, say; not the Kafka launcher or a database). */
+export function nodeChildren(pid: number): number[] {
+  try {
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+    return children.filter((c) => readFileSync(`/proc/${c}/comm`, "utf8").trim() === "node");
+  } catch {
+    return [];
   }
 }

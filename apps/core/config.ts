@@ -23,6 +23,8 @@ const server = z.object({
   PORT: port(3000),
   /** Optional separate admin listener; admin routes are always also under /admin on PORT in one-process mode. */
   ADMIN_PORT: port(0).optional(),
+  /** HTTP worker processes sharing PORT (gateway and one-process platform): a number, or "auto" for one per core. */
+  HTTP_WORKERS: z.union([z.literal("auto"), z.coerce.number().int().min(1).max(64)]).default(1),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 

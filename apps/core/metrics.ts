@@ -1,5 +1,6 @@
 import type { Hono } from "hono";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { isHttpWorker, workerMetricsSource } from "./cluster.js";
 import type { AppEnv } from "./http.js";
 
 /**
@@ -14,7 +15,9 @@ export function createRegistry(opts: { defaultMetrics?: boolean; labels?: Record
 }
 
 export function mountMetrics(app: Hono<AppEnv>, registry: Registry): void {
-  app.get("/metrics", async (c) => c.body(await registry.metrics(), 200, { "Content-Type": registry.contentType }));
+  // In an HTTP worker the answer is the sum over every process of the platform, not this worker's share.
+  const text = isHttpWorker ? workerMetricsSource(registry) : () => registry.metrics();
+  app.get("/metrics", async (c) => c.body(await text(), 200, { "Content-Type": registry.contentType }));
 }
 
 /**

@@ -6,13 +6,9 @@ import type { Logger } from "./logger.js";
  */
 export function onShutdown(logger: Logger, stop: () => Promise<void>, deadlineMs = 15_000): void {
   let stopping = false;
-  const handler = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      logger.warn({ signal }, "second signal: exiting without waiting for the drain");
-      process.exit(1);
-    }
+  const begin = (reason: string) => {
     stopping = true;
-    logger.info({ signal, deadlineMs }, "shutting down: draining in-flight work");
+    logger.info({ reason, deadlineMs }, "shutting down: draining in-flight work");
     const timer = setTimeout(() => {
       logger.error({ deadlineMs }, "shutdown deadline passed; exiting with work possibly undrained (it is redelivered on restart)");
       process.exit(1);
@@ -29,6 +25,17 @@ export function onShutdown(logger: Logger, stop: () => Promise<void>, deadlineMs
       },
     );
   };
-  process.on("SIGINT", handler);
-  process.on("SIGTERM", handler);
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (!stopping) return begin(signal);
+    logger.warn({ signal }, "second signal: exiting without waiting for the drain");
+    process.exit(1);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  // An HTTP worker is stopped by its primary with a message, not a signal: after Ctrl-C the
+  // terminal has already sent SIGINT to every process of the group, and a signal from the
+  // primary on top would read as the operator insisting and cut the worker's drain short.
+  process.on("message", (m: unknown) => {
+    if ((m as { seckill?: string } | null)?.seckill === "stop" && !stopping) begin("primary asked");
+  });
 }

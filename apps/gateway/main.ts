@@ -1,22 +1,37 @@
 import { bootstrap } from "../core/bootstrap.js";
+import { forkHttpWorkers, isHttpWorker, workerCount, workerEnv } from "../core/cluster.js";
 import { listen } from "../core/serve.js";
 import { onShutdown } from "../core/shutdown.js";
 import { createGateway } from "./app.js";
 
-/** The gateway as its own process, forwarding to the API at API_URL over keep-alive HTTP. */
-const { config, logger, services, stack } = await bootstrap("seckill-gateway");
+/**
+ * The gateway as its own process, forwarding to the API at API_URL over keep-alive HTTP. With
+ * HTTP_WORKERS > 1 this process forks that many gateway workers sharing PORT.
+ */
+const { config, logger, services, stack } = await bootstrap(isHttpWorker ? "seckill-gateway-http" : "seckill-gateway");
 if (!config.API_URL) {
   logger.fatal("API_URL is required for a standalone gateway (or run everything in one process with npm start)");
   process.exit(1);
 }
-const gateway = createGateway({ services });
-await gateway.start();
-const http = await listen(gateway.app, config.HOST, config.PORT);
-logger.info({ gateway: `http://${config.HOST}:${http.port}`, api: config.API_URL }, "ready");
-
-onShutdown(logger, async () => {
-  await http.close();
-  await gateway.stop();
-  await services.close();
-  await stack.stop();
-});
+const workers = isHttpWorker ? 1 : workerCount(config.HTTP_WORKERS);
+if (workers > 1) {
+  const pool = forkHttpWorkers({ count: workers, env: workerEnv(config), logger, registry: services.registry });
+  const port = await pool.ready;
+  logger.info({ gateway: `http://${config.HOST}:${port}`, api: config.API_URL, httpWorkers: workers }, "ready");
+  onShutdown(logger, async () => {
+    await pool.stop();
+    await services.close();
+    await stack.stop();
+  });
+} else {
+  const gateway = createGateway({ services });
+  await gateway.start();
+  const http = await listen(gateway.app, config.HOST, config.PORT);
+  logger.info({ gateway: `http://${config.HOST}:${http.port}`, api: config.API_URL }, "ready");
+  onShutdown(logger, async () => {
+    await http.close();
+    await gateway.stop();
+    await services.close();
+    await stack.stop();
+  });
+}

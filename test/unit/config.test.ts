@@ -34,6 +34,13 @@ describe("configuration", () => {
     expect(problems.join("\n")).toMatch(/KAFKA_BROKERS/);
   });
 
+  it('takes HTTP_WORKERS as a count from 1 or "auto", and nothing else', () => {
+    expect(loadConfig({}).HTTP_WORKERS).toBe(1);
+    expect(loadConfig({ HTTP_WORKERS: "4" }).HTTP_WORKERS).toBe(4);
+    expect(loadConfig({ HTTP_WORKERS: "auto" }).HTTP_WORKERS).toBe("auto");
+    for (const bad of ["0", "-1", "two", "1.5"]) expect(problemsOf({ HTTP_WORKERS: bad })).toHaveLength(1);
+  });
+
   it("treats an empty string as unset", () => {
     const config = loadConfig({ PORT: "", REDIS_URL: "  ", JWT_SECRET: "" });
     expect(config.PORT).toBe(3000);
