@@ -2,290 +2,231 @@ import { createWriteStream, mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
 import mysql from "mysql2/promise";
-import { DEV_SECRETS } from "../apps/core/config.js";
 import { freePort, spawnManaged, stopChild } from "../infra/processes.js";
+import { startStack } from "../infra/stack.js";
 import { dropRedisPrefix, reserveCeiling, writerThroughput } from "./ceilings.js";
-import type { DriveSpec } from "./drive.js";
+import { LAYOUTS, type LayoutKind, startLayout, waitReady } from "./layouts.js";
+import { chart, table } from "./report.js";
 import { runDrive } from "./run-drive.js";
+import { accept, type BenchContext, contention, type Row, repeat, soldOut, warmUp } from "./scenarios.js";
+import { memory, soak, spike } from "./twins.js";
 
 /**
  * `npm run bench`: the platform against a bare Hono server (the box's HTTP ceiling) and a
  * MySQL-only shop, on the same machine and load generator in one run, so the ratios mean
- * something on a noisy 2-core box. Prints a table, writes loadtest/results/bench.json and .svg.
+ * something on a noisy 2-core box. Each platform layout is warmed up, then gets the four HTTP
+ * scenarios, each flat out (paired with the bare server just before) and at half that rate;
+ * the k6 twins run on the workers layout, the million-buyer memory check on a gateway process
+ * of its own. Prints a table and the target verdicts, writes loadtest/results/bench.json and .svg.
  *
- * Not yet here (issue 6 continues): the split layout, p99 at half the peak rate, the memory
- * check after a million users.
+ * Knobs: BENCH_SECONDS (per run, default 8), BENCH_CONNECTIONS (100), BENCH_LAYOUTS
+ * (one-process,workers,split), BENCH_MEMORY_USERS (1000000; 0 skips), BENCH_SOAK_SECONDS (20).
  */
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const RESULTS = `${ROOT}loadtest/results/`;
-const ADMIN = DEV_SECRETS.ADMIN_TOKEN;
-const SECRET = DEV_SECRETS.JWT_SECRET;
-const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 100);
 const prefix = `bench${Date.now().toString(36)}`;
+const ports = { baseline: await freePort(), db: await freePort() };
+const ctx: BenchContext = {
+  prefix,
+  baselineUrl: `http://127.0.0.1:${ports.baseline}/`,
+  dbBaselineUrl: `http://127.0.0.1:${ports.db}`,
+  durationS: Number(process.env.BENCH_SECONDS ?? 8),
+  connections: Number(process.env.BENCH_CONNECTIONS ?? 100),
+  step: (what) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${what}...\n`),
+};
+const layouts = (process.env.BENCH_LAYOUTS ?? "one-process,workers,split").split(",") as LayoutKind[];
+const memoryUsers = Number(process.env.BENCH_MEMORY_USERS ?? 1_000_000);
+const soakSeconds = Number(process.env.BENCH_SOAK_SECONDS ?? 20);
+const TWINS_ON: LayoutKind = layouts.includes("workers") ? "workers" : layouts[0];
 
-interface Row {
-  scenario: string;
-  rps: number;
-  p50: number;
-  p99: number;
-  p999: number;
-  errors: number;
-  ratio?: string;
-  notes: string[];
-}
-
-async function waitReady(url: string, ms = 120_000) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (
-      await fetch(url).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`${url} not ready`);
-}
-
-function drive(spec: DriveSpec): Row & { statuses: Record<string, number> } {
-  return { scenario: "", notes: [], ...runDrive(spec) };
-}
-
-/** fetch with one retry on a socket error (a pooled connection closed under us). */
-async function call(url: string, init?: RequestInit): Promise<Response> {
-  try {
-    return await fetch(url, init);
-  } catch {
-    return fetch(url, init);
-  }
-}
-
-const admin = (base: string) => ({
-  async sale(stock: number): Promise<string> {
-    const id = `${prefix}-${stock}-${Math.random().toString(36).slice(2, 8)}`;
-    const now = Date.now();
-    const headers = { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" };
-    const body = JSON.stringify({
-      id,
-      title: "bench",
-      priceCents: 100,
-      stock,
-      startsAt: new Date(now).toISOString(),
-      endsAt: new Date(now + 6 * 3600_000).toISOString(),
-    });
-    const created = await call(`${base}/admin/sales`, { method: "POST", headers, body });
-    if (created.status !== 201) throw new Error(`create sale: ${created.status} ${await created.text()}`);
-    await call(`${base}/admin/sales/${id}/preload?force=true`, { method: "POST", headers });
-    return id;
-  },
-  async stats(id: string): Promise<Record<string, number>> {
-    return (await (await call(`${base}/admin/sales/${id}/stats`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as Record<
-      string,
-      number
-    >;
-  },
+// --- the services and the two reference servers ----------------------------------------------
+// One stack for every layout: Redis and MariaDB reused from their default ports (own key prefix,
+// own database), a Kafka mock of this run's own.
+const withDatabase = (url: string, name: string) => Object.assign(new URL(url), { pathname: `/${name}` }).toString();
+const given = process.env.DATABASE_URL;
+const stack = await startStack({
+  database: prefix,
+  // A database of this run's own even where DATABASE_URL names one: the bench drops it at the end.
+  env: { REDIS_URL: process.env.REDIS_URL, DATABASE_URL: given ? withDatabase(given, prefix) : undefined },
 });
-
-// --- servers ---------------------------------------------------------------------------------
-const ports = { platform: await freePort(), baseline: await freePort(), db: await freePort() };
 const env = {
   ...process.env,
   LOG_LEVEL: "warn",
+  REDIS_URL: stack.redisUrl,
+  DATABASE_URL: stack.databaseUrl,
+  KAFKA_BROKERS: stack.kafkaBrokers,
   REDIS_KEY_PREFIX: `${prefix}:`,
-  // A database of this run's own: the periodic reconcile would otherwise find earlier runs' sales.
-  DATABASE_URL: `mysql://root@127.0.0.1:3306/${prefix}`,
   MAX_INFLIGHT_PURCHASES: "100000",
 };
-const platformLog = createWriteStream(`${tmpdir()}/seckill-bench-platform.log`);
-const platform = spawnManaged(process.execPath, ["--import", "tsx", "apps/platform/main.ts"], {
-  cwd: ROOT,
-  env: { ...env, PORT: String(ports.platform) },
-  stdio: ["ignore", "pipe", "pipe"],
-});
-platform.stdout?.pipe(platformLog);
-platform.stderr?.pipe(platformLog);
-const baseline = spawnManaged(process.execPath, ["--import", "tsx", "loadtest/servers/baseline.ts"], {
-  cwd: ROOT,
-  env: { ...env, PORT: String(ports.baseline) },
-  stdio: "ignore",
-});
-const dbBaseline = spawnManaged(process.execPath, ["--import", "tsx", "loadtest/servers/db-baseline.ts"], {
-  cwd: ROOT,
-  env: { ...env, PORT: String(ports.db) },
-  stdio: "ignore",
-});
-const base = `http://127.0.0.1:${ports.platform}`;
-await Promise.all([
-  waitReady(`${base}/readyz`),
-  waitReady(`http://127.0.0.1:${ports.baseline}/`),
-  waitReady(`http://127.0.0.1:${ports.db}/sales/x/stock/0`).catch(() => {}),
-]);
-const a = admin(base);
-const rows: Row[] = [];
-const run = (scenario: string, spec: Partial<DriveSpec> & { url: string }, notes: string[] = []) => {
-  process.stderr.write(`${scenario}...\n`);
-  const r = drive({ method: "POST", durationS: DURATION, connections: CONNECTIONS, ...spec });
-  const row = { ...r, scenario, notes: [...notes, `answers ${JSON.stringify(r.statuses)}`] };
-  rows.push(row);
-  return row;
+const reference = (name: string, port: number) => {
+  const child = spawnManaged(process.execPath, ["--import", "tsx", `loadtest/servers/${name}.ts`], {
+    cwd: ROOT,
+    env: { ...env, PORT: String(port) },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const log = createWriteStream(`${tmpdir()}/seckill-bench-${name}.log`);
+  child.stdout?.pipe(log);
+  child.stderr?.pipe(log);
+  return child;
 };
+const baselineServer = reference("baseline", ports.baseline);
+const dbServer = reference("db-baseline", ports.db);
+const rows: Row[] = [];
+const memoryChecks: { layout: string; before: number; after: number; users: number }[] = [];
 
 try {
-  // --- scenarios -------------------------------------------------------------------------------
-  const baselineRow = run("baseline", { url: `http://127.0.0.1:${ports.baseline}/` });
+  await waitReady(`http://127.0.0.1:${ports.baseline}/`);
+  await waitReady(`http://127.0.0.1:${ports.db}/healthz`);
+  const drive = { method: "POST" as const, durationS: ctx.durationS, connections: ctx.connections };
 
-  const acceptSale = await a.sale(10_000_000);
-  run("accept", { url: `${base}/api/sales/${acceptSale}/orders`, users: { secret: SECRET, prefix: `${prefix}-acc`, count: 200_000 } }, [
-    "every buyer new, huge stock",
-  ]);
+  // The bare server is measured again right before each layout, and that layout's ratios use
+  // it: this machine's speed drifts over the minutes a full run takes.
+  const baselines = new Map<string, Row>();
+  const measureBaseline = async (layout: string) => {
+    ctx.step(`baseline (before ${layout})`);
+    const url = `http://127.0.0.1:${ports.baseline}/`;
+    const peak = await runDrive({ ...drive, url });
+    const rate = Math.round(peak.rps / 2);
+    const half = await runDrive({ ...drive, url, rate });
+    const row: Row = { scenario: "baseline", layout, ...peak, half: { rate, p99: half.p99 }, notes: ["bare Hono JSON handler"] };
+    baselines.set(layout, row);
+    rows.push(row);
+    return row;
+  };
+  const base = await measureBaseline("-");
 
-  const soldSale = await a.sale(1);
-  drive({
-    url: `${base}/api/sales/${soldSale}/orders`,
-    method: "POST",
-    durationS: 1,
-    connections: 1,
-    amount: 2,
-    users: { secret: SECRET, prefix: `${prefix}-first`, count: 2 },
-  });
-  run("sold-out", { url: `${base}/api/sales/${soldSale}/orders`, users: { secret: SECRET, prefix: `${prefix}-so`, count: 200_000 } }, [
-    "answered from the gateway's memory",
-  ]);
+  ctx.step("db-baseline");
+  await fetch(`http://127.0.0.1:${ports.db}/sales/${prefix}/stock/1000`, { method: "POST" });
+  const db = await runDrive({ ...drive, url: `http://127.0.0.1:${ports.db}/sales/${prefix}/orders`, userHeader: true });
+  rows.push({ scenario: "db-baseline", layout: "-", ...db, notes: ["one MySQL transaction per attempt, 1,000 stock"] });
 
-  const repeatSale = await a.sale(10_000_000);
-  drive({
-    url: `${base}/api/sales/${repeatSale}/orders`,
-    method: "POST",
-    durationS: 1,
-    connections: 10,
-    amount: 1000,
-    users: { secret: SECRET, prefix: `${prefix}-rep`, count: 1000 },
-  });
-  run("repeat", { url: `${base}/api/sales/${repeatSale}/orders`, users: { secret: SECRET, prefix: `${prefix}-rep`, count: 1000 } }, [
-    "1,000 buyers again and again: 409, then 429 from memory",
-  ]);
+  for (const kind of layouts) {
+    await measureBaseline(kind);
+    ctx.step(`starting layout ${kind}: ${LAYOUTS[kind]}`);
+    const layout = await startLayout(kind, env);
+    try {
+      await warmUp(ctx, layout);
+      const acceptRow = await accept(ctx, layout);
+      const sold = await soldOut(ctx, layout);
+      rows.push(acceptRow, sold.row, await repeat(ctx, layout), await contention(ctx, layout));
+      if (kind === TWINS_ON) {
+        rows.push(await spike(ctx, layout, Math.round(acceptRow.rps)));
+        rows.push(await soak(ctx, layout, Math.round(acceptRow.rps / 2), soakSeconds));
+      }
+      const rss = layout.gatewayRss().map((b) => `${Math.round(b / 1048576)} MB`);
+      rows.find((r) => r.layout === kind && r.scenario === "accept")?.notes.push(`gateway RSS after this layout's runs: ${rss.join(", ")}`);
+    } finally {
+      await layout.stop();
+    }
+  }
+  if (memoryUsers > 0) {
+    // One gateway process alone in front of the API, so every buyer passes through the same maps.
+    const layout = await startLayout("split", env, { gatewayWorkers: 1 });
+    try {
+      const m = await memory(ctx, layout, memoryUsers);
+      memoryChecks.push({ layout: "split, 1 gateway process", before: m.before, after: m.after, users: memoryUsers });
+      process.stderr.write(`  ${Math.round(m.rps)} req/s, answers ${JSON.stringify(m.statuses)}\n`);
+    } finally {
+      await layout.stop();
+    }
+  }
+  const ratio = (r: Row) => r.rps / (r.pairedBaseline ?? (baselines.get(r.layout) ?? base).rps);
+  for (const r of rows)
+    r.ratio = `${ratio(r).toFixed(2)}x baseline${r.pairedBaseline ? ` (${Math.round(r.pairedBaseline).toLocaleString("en")}/s just before)` : ""}`;
+  const dbRatio = (r: Row) => r.rps / (r.pairedDb ?? db.rps);
+  for (const r of rows.filter((r) => r.scenario === "contention"))
+    r.ratio += `, ${dbRatio(r).toFixed(1)}x db-baseline (${Math.round(r.pairedDb ?? db.rps).toLocaleString("en")}/s just before)`;
 
-  const contention = await a.sale(1000);
-  const t0 = Date.now();
-  let soldOutAt = 0;
-  let persistedAt = 0;
-  const watch = setInterval(async () => {
-    const s = await a.stats(contention).catch(() => null);
-    if (!s) return;
-    if (!soldOutAt && s.remaining === 0) soldOutAt = Date.now() - t0;
-    if (!persistedAt && s.persisted >= 1000) persistedAt = Date.now() - t0;
-  }, 50);
-  const contentionRow = run(
-    "contention",
-    { url: `${base}/api/sales/${contention}/orders`, users: { secret: SECRET, prefix: `${prefix}-con`, count: 200_000 } },
-    ["1,000 stock vs 200,000 buyers"],
-  );
-  for (let i = 0; i < 200 && !persistedAt; i++) await new Promise((r) => setTimeout(r, 100));
-  clearInterval(watch);
-  const final = await a.stats(contention);
-  contentionRow.notes.push(
-    `sold out after ${soldOutAt} ms, all in MySQL after ${persistedAt} ms; accepted ${final.accepted}, persisted ${final.persisted}, oversold ${Math.max(0, final.persisted - 1000)}`,
-  );
-
-  await call(`http://127.0.0.1:${ports.db}/sales/${prefix}/stock/1000`, { method: "POST" });
-  const dbRow = run("db-baseline", { url: `http://127.0.0.1:${ports.db}/sales/${prefix}/orders`, userHeader: true }, [
-    "one MySQL transaction per attempt",
-  ]);
-
-  for (const r of rows) r.ratio = `${(r.rps / baselineRow.rps).toFixed(2)}x baseline`;
-
-  process.stderr.write("reserve-ceiling...\n");
-  const ceiling = await reserveCeiling({ redisUrl: "redis://127.0.0.1:6379", prefix: `${prefix}:`, seconds: DURATION });
+  ctx.step("reserve-ceiling");
+  const ceiling = await reserveCeiling({ redisUrl: stack.redisUrl, prefix: `${prefix}:`, seconds: ctx.durationS });
   rows.push({
     scenario: "reserve-ceiling",
+    layout: "-",
     rps: ceiling.nodeOps,
     p50: 0,
     p99: 0,
     p999: 0,
     errors: 0,
-    ratio: `${ceiling.ratio.toFixed(2)}x redis-benchmark (${Math.round(ceiling.benchOps)} EVALSHA/s)`,
-    notes: ["reserve-6.lua from Node, 256 concurrent callers, auto-pipelined; ops/s, no HTTP"],
+    ratio: `${ceiling.ratio.toFixed(2)}x redis-benchmark (${Math.round(ceiling.benchOps).toLocaleString("en")} EVALSHA/s)`,
+    notes: [
+      "reserve-6.lua from Node, 1,024 concurrent callers, auto-pipelined; ops/s, no HTTP",
+      `redis-benchmark running reserve-6.lua itself: ${Math.round(ceiling.scriptOps).toLocaleString("en")}/s, so Node reaches ${(ceiling.nodeOps / ceiling.scriptOps).toFixed(2)}x of what Redis can take of this script with no client cost; the rest of the gap to the trivial script is the script's own work in Redis`,
+    ],
   });
 
-  process.stderr.write("writer...\n");
-  const writer = await writerThroughput({ databaseUrl: `mysql://root@127.0.0.1:3306/${prefix}_writer`, rows: 50_000, throttle: 2000 });
+  ctx.step("writer");
+  const writer = await writerThroughput({ databaseUrl: withDatabase(stack.databaseUrl, `${prefix}_writer`), rows: 50_000, throttle: 2000 });
   rows.push({
     scenario: "writer",
+    layout: "-",
     rps: writer.unthrottled,
     p50: 0,
     p99: 0,
     p999: 0,
     errors: 0,
-    ratio: `throttled at 2,000: ${Math.round(writer.throttled)} rows/s (${(writer.throttleError * 100).toFixed(1)} % off)`,
+    ratio: `throttled at 2,000: ${Math.round(writer.throttled).toLocaleString("en")} rows/s (${(writer.throttleError * 100).toFixed(1)} % off)`,
     notes: ["rows/s into MariaDB, unthrottled (50,000 messages straight onto Kafka)"],
   });
-  contentionRow.ratio += `, ${(contentionRow.rps / dbRow.rps).toFixed(1)}x db-baseline`;
 
-  // --- report --------------------------------------------------------------------------------
-  const head = ["scenario", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "errors", "ratio"];
-  const lines = rows.map((r) => [
-    r.scenario,
-    Math.round(r.rps).toString(),
-    String(r.p50),
-    String(r.p99),
-    String(r.p999),
-    String(r.errors),
-    r.ratio ?? "",
-  ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
-  const fmt = (c: string[]) => `| ${c.map((x, i) => x.padEnd(widths[i])).join(" | ")} |`;
-  const ratioOf = (name: string) => rows.find((r) => r.scenario === name)!.rps / baselineRow.rps;
-  const targets = [
-    ["accept >= 0.20x baseline", ratioOf("accept") >= 0.2, ratioOf("accept").toFixed(2)],
-    ["sold-out >= 0.85x baseline", ratioOf("sold-out") >= 0.85, ratioOf("sold-out").toFixed(2)],
-    ["repeat >= 0.70x baseline", ratioOf("repeat") >= 0.7, ratioOf("repeat").toFixed(2)],
-    ["contention >= 10x db-baseline", contentionRow.rps / dbRow.rps >= 10, (contentionRow.rps / dbRow.rps).toFixed(1)],
-    ["reserve-ceiling >= 0.5x redis-benchmark", ceiling.ratio >= 0.5, ceiling.ratio.toFixed(2)],
-    ["writer >= 10,000 rows/s unthrottled", writer.unthrottled >= 10_000, Math.round(writer.unthrottled)],
-    ["writer throttle held within 5 %", writer.throttleError <= 0.05, `${(writer.throttleError * 100).toFixed(1)} %`],
-  ] as const;
+  // --- verdicts --------------------------------------------------------------------------------
+  const verdicts: { target: string; met: boolean; figure: string }[] = [];
+  const verdict = (target: string, met: boolean, figure: string) => verdicts.push({ target, met, figure });
+  for (const kind of layouts) {
+    const of = (s: string) => rows.find((r) => r.layout === kind && r.scenario === s)!;
+    verdict(`[${kind}] accept >= 0.20x baseline`, ratio(of("accept")) >= 0.2, ratio(of("accept")).toFixed(2));
+    verdict(`[${kind}] sold-out >= 0.85x baseline`, ratio(of("sold-out")) >= 0.85, ratio(of("sold-out")).toFixed(2));
+    verdict(`[${kind}] repeat >= 0.70x baseline`, ratio(of("repeat")) >= 0.7, ratio(of("repeat")).toFixed(2));
+    const con = of("contention");
+    verdict(
+      `[${kind}] contention >= 10x db-baseline, nothing oversold or lost`,
+      dbRatio(con) >= 10 && con.errors === 0,
+      `${dbRatio(con).toFixed(1)}x, ${con.errors === 0 ? "ledger clean" : "LEDGER BROKEN"}`,
+    );
+    const slow = rows.filter((r) => r.layout === kind && r.scenario !== "baseline" && r.half && r.half.p99 > 20);
+    verdict(
+      `[${kind}] p99 <= 20 ms at half of each scenario's peak rate`,
+      slow.length === 0,
+      `${slow.length ? slow.map((r) => `${r.scenario} ${r.half!.p99} ms`).join(", ") : "all within"}; the bare server's own p99 at half its peak: ${baselines.get(kind)?.half?.p99} ms`,
+    );
+  }
+  verdict("reserve-ceiling >= 0.5x redis-benchmark", ceiling.ratio >= 0.5, ceiling.ratio.toFixed(2));
+  verdict("writer >= 10,000 rows/s unthrottled", writer.unthrottled >= 10_000, Math.round(writer.unthrottled).toLocaleString("en"));
+  verdict("writer throttle held within 5 %", writer.throttleError <= 0.05, `${(writer.throttleError * 100).toFixed(1)} %`);
+  for (const m of memoryChecks) {
+    const mb = (b: number) => `${Math.round(b / 1048576)} MB`;
+    verdict(
+      `[${m.layout}] gateway RSS < 200 MB after ${m.users.toLocaleString("en")} distinct buyers`,
+      m.after < 200 * 1048576,
+      `${mb(m.before)} before, ${mb(m.after)} after`,
+    );
+  }
+
   const report = [
-    fmt(head),
-    `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`,
-    ...lines.map(fmt),
+    table(rows),
     "",
-    ...rows.map((r) => `- ${r.scenario}: ${r.notes.join("; ")}`),
+    ...layouts.map((k) => `- layout ${k}: ${LAYOUTS[k]}`),
+    ...rows.map((r) => `- ${r.scenario}${r.layout === "-" ? "" : ` [${r.layout}]`}: ${r.notes.join("; ")}`),
     "",
-    ...targets.map(([t, ok, v]) => `- target ${t}: ${ok ? "met" : "NOT met"} (${v})`),
+    ...verdicts.map((v) => `- target ${v.target}: ${v.met ? "met" : "NOT met"} (${v.figure})`),
   ].join("\n");
   process.stdout.write(`\n${report}\n`);
-
   mkdirSync(RESULTS, { recursive: true });
   writeFileSync(
     `${RESULTS}bench.json`,
-    JSON.stringify({ at: new Date().toISOString(), durationS: DURATION, connections: CONNECTIONS, rows, targets }, null, 2),
+    JSON.stringify(
+      { at: new Date().toISOString(), durationS: ctx.durationS, connections: ctx.connections, rows, verdicts, memoryChecks },
+      null,
+      2,
+    ),
   );
   writeFileSync(`${RESULTS}bench.svg`, chart(rows));
   process.stderr.write(`wrote ${RESULTS}bench.json and bench.svg\n`);
 } finally {
-  await Promise.all([stopChild(platform), stopChild(baseline), stopChild(dbBaseline)]);
+  await Promise.all([stopChild(baselineServer), stopChild(dbServer)]);
+  await stack.stop();
   // This run's data goes: its Redis keys and its databases.
-  await dropRedisPrefix("redis://127.0.0.1:6379", `${prefix}:`);
-  const conn = await mysql.createConnection({ uri: "mysql://root@127.0.0.1:3306/" });
-  await conn.query(`DROP DATABASE IF EXISTS \`${prefix}\``);
+  await dropRedisPrefix(stack.redisUrl, `${prefix}:`);
+  const conn = await mysql.createConnection({ uri: withDatabase(stack.databaseUrl, "") });
+  for (const db of [prefix, `${prefix}_writer`]) await conn.query(`DROP DATABASE IF EXISTS \`${db}\``);
   await conn.end();
-}
-
-/** Throughput bars with p50/p99 written beside them. */
-function chart(rs: Row[]): string {
-  const max = Math.max(...rs.map((r) => r.rps));
-  const barH = 28;
-  const w = 760;
-  const bars = rs
-    .map((r, i) => {
-      const y = 40 + i * (barH + 12);
-      const len = Math.max(2, Math.round((r.rps / max) * 420));
-      return `<text x="10" y="${y + 19}" font-size="13">${r.scenario}</text><rect x="120" y="${y}" width="${len}" height="${barH}" fill="#4a7bd0"/><text x="${128 + len}" y="${y + 19}" font-size="12">${Math.round(r.rps)} req/s · p50 ${r.p50} ms · p99 ${r.p99} ms</text>`;
-    })
-    .join("");
-  const h = 60 + rs.length * (barH + 12);
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" font-family="sans-serif"><text x="10" y="22" font-size="15" font-weight="bold">seckill bench: throughput and latency per scenario</text>${bars}</svg>\n`;
 }

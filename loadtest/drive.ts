@@ -1,4 +1,5 @@
 import autocannon from "autocannon";
+import { paced } from "./paced.js";
 import { signTokens } from "./tokens.js";
 
 /**
@@ -16,12 +17,28 @@ export interface DriveSpec {
   userHeader?: boolean;
   /** Stop once this many requests were sent. */
   amount?: number;
+  /** Requests per second, open loop (paced.ts); unset: as fast as answered (autocannon, closed loop). */
+  rate?: number;
 }
 
 const spec = JSON.parse(process.argv[2]) as DriveSpec;
 const tokens = spec.users ? signTokens(spec.users.secret, spec.users.prefix, spec.users.count) : [];
 let i = 0;
-const result = await autocannon({
+const headersFor = (n: number): Record<string, string> => {
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (tokens.length) headers.authorization = `Bearer ${tokens[n % tokens.length]}`;
+  if (spec.userHeader) headers["x-user"] = `u-${n}`;
+  return headers;
+};
+if (spec.rate) {
+  process.stdout.write(`${JSON.stringify(await paced({ ...spec, rate: spec.rate }, headersFor))}\n`);
+  process.exit(0);
+}
+// When the load began (epoch ms) and when the last 2xx came back: the contention scenario's
+// "sold out after" is measured from the first request, not from this process's start-up.
+const startedAt = Date.now();
+let last2xxAt = 0;
+const instance = autocannon({
   url: spec.url,
   method: spec.method,
   connections: spec.connections,
@@ -31,15 +48,16 @@ const result = await autocannon({
   requests: [
     {
       setupRequest: (req) => {
-        const n = i++;
-        const headers: Record<string, string> = { ...(req.headers as Record<string, string>) };
-        if (tokens.length) headers.authorization = `Bearer ${tokens[n % tokens.length]}`;
-        if (spec.userHeader) headers["x-user"] = `u-${n}`;
-        return { ...req, headers };
+        return { ...req, headers: headersFor(i++) };
       },
     },
   ],
 });
+// Without a callback autocannon returns its instance, which is both an emitter and a promise.
+(instance as unknown as import("node:events").EventEmitter).on("response", (_client: unknown, status: number) => {
+  if (status >= 200 && status < 300) last2xxAt = Date.now();
+});
+const result = await instance;
 const statuses: Record<string, number> = {};
 for (const k of ["1xx", "2xx", "3xx", "4xx", "5xx"] as const) statuses[k] = (result as unknown as Record<string, number>)[k] ?? 0;
 process.stdout.write(
@@ -52,5 +70,7 @@ process.stdout.write(
     errors: result.errors + result.timeouts + statuses["5xx"],
     statuses,
     durationS: result.duration,
+    startedAt,
+    last2xxMs: last2xxAt ? last2xxAt - startedAt : null,
   })}\n`,
 );

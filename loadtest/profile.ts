@@ -1,6 +1,7 @@
-// `npm run bench:profile`: the platform under the sold-out load (200,000 buyers) with --cpu-prof;
-// prints the functions with the most self time. Note: the profile spans the whole process, so
-// "(idle)" includes start-up and the pause before the load: read the rest against each other.
+// `npm run bench:profile [sold-out|accept]`: the platform under that load (200,000 buyers) with
+// --cpu-prof; prints the functions with the most self time, then the most inclusive time. Note:
+// the profile spans the whole process, so "(idle)" and module loading include start-up and the
+// pause before the load: read the rest against each other.
 // The .cpuprofile stays in /tmp/prof for a flame graph (Chrome DevTools, speedscope).
 import { spawn } from "node:child_process";
 import { readdirSync, readFileSync, rmSync } from "node:fs";
@@ -9,6 +10,7 @@ import { runDrive } from "./run-drive.js";
 
 rmSync("/tmp/prof", { recursive: true, force: true });
 const PORT = Number(process.env.PORT ?? 3900);
+const SCENARIO = process.argv[2] === "accept" ? "accept" : "sold-out";
 const PREFIX = `prof${Date.now()}:`;
 const env = {
   ...process.env,
@@ -43,7 +45,7 @@ await fetch(`${base}/admin/sales`, {
     id,
     title: "p",
     priceCents: 1,
-    stock: 1,
+    stock: SCENARIO === "accept" ? 10_000_000 : 1,
     startsAt: new Date().toISOString(),
     endsAt: new Date(Date.now() + 3600e3).toISOString(),
   }),
@@ -51,25 +53,41 @@ await fetch(`${base}/admin/sales`, {
 await fetch(`${base}/admin/sales/${id}/preload?force=true`, { method: "POST", headers });
 const secret = "dev-jwt-secret-change-me-0123456789abcdef";
 const url = `${base}/api/sales/${id}/orders`;
-// Sell the single unit, then profile the crowd that finds it sold out.
-runDrive({ url, method: "POST", durationS: 1, connections: 1, amount: 2, users: { secret, prefix: "pfirst", count: 2 } });
+// sold-out: sell the single unit, then profile the crowd that finds it sold out.
+if (SCENARIO === "sold-out")
+  await runDrive({ url, method: "POST", durationS: 1, connections: 1, amount: 2, users: { secret, prefix: "pfirst", count: 2 } });
 console.log(
-  JSON.stringify(runDrive({ url, method: "POST", durationS: 6, connections: 100, users: { secret, prefix: "pso", count: 200_000 } })),
+  JSON.stringify(await runDrive({ url, method: "POST", durationS: 6, connections: 100, users: { secret, prefix: "pso", count: 200_000 } })),
 );
 child.kill("SIGINT");
 await new Promise((r) => child.once("exit", r));
 await dropRedisPrefix("redis://127.0.0.1:6379", PREFIX);
 const file = readdirSync("/tmp/prof").find((f) => f.endsWith(".cpuprofile"))!;
 const prof = JSON.parse(readFileSync(`/tmp/prof/${file}`, "utf8")) as {
-  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount: number }[];
+  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount: number; children?: number[] }[];
   samples: number[];
-  timeDeltas: number[];
 };
+const name = (f: { functionName: string; url: string; lineNumber: number }) =>
+  `${f.functionName || "(anon)"} ${f.url.replace(/.*node_modules\//, "nm/").replace(/.*\/work\/main\//, "")}:${f.lineNumber}`;
+const byId = new Map(prof.nodes.map((n) => [n.id, n]));
+const parent = new Map<number, number>();
+for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
 const self = new Map<string, number>();
-let total = 0;
+const inclusive = new Map<string, number>();
+let busy = 0;
 for (const n of prof.nodes) {
-  const key = `${n.callFrame.functionName || "(anon)"} ${n.callFrame.url.replace(/.*node_modules\//, "nm/").replace(/.*\/work\/main\//, "")}:${n.callFrame.lineNumber}`;
-  self.set(key, (self.get(key) ?? 0) + n.hitCount);
-  total += n.hitCount;
+  self.set(name(n.callFrame), (self.get(name(n.callFrame)) ?? 0) + n.hitCount);
+  if (["(idle)", "(program)", "(garbage collector)", "(root)"].includes(n.callFrame.functionName) || !n.hitCount) continue;
+  busy += n.hitCount;
+  const seen = new Set<string>();
+  for (let id: number | undefined = n.id; id !== undefined; id = parent.get(id)) {
+    const k = name(byId.get(id)!.callFrame);
+    if (!seen.has(k)) inclusive.set(k, (inclusive.get(k) ?? 0) + n.hitCount);
+    seen.add(k);
+  }
 }
-for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 30)) console.log(((100 * v) / total).toFixed(1).padStart(5), k);
+const total = prof.samples.length;
+console.log("\nself time, % of all samples (idle included):");
+for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(((100 * v) / total).toFixed(1).padStart(5), k);
+console.log("\ninclusive time, % of busy samples (start-up included):");
+for (const [k, v] of [...inclusive].sort((a, b) => b[1] - a[1]).slice(1, 50)) console.log(((100 * v) / busy).toFixed(1).padStart(5), k);

@@ -1,5 +1,6 @@
-import { execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import type { DriveSpec } from "./drive.js";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -12,14 +13,23 @@ export interface DriveResult {
   p999: number;
   errors: number;
   statuses: Record<string, number>;
+  /** Epoch ms when the load began. */
+  startedAt: number;
+  /** ms from the first request to the last 2xx answer (null: none). */
+  last2xxMs: number | null;
+  /** Open-loop runs only: how late the generator sent, p99 (ms). */
+  senderLateP99?: number;
 }
 
-/** Runs one load in a process of its own (never the server's event loop) and returns its figures. */
-export function runDrive(spec: DriveSpec): DriveResult {
-  const out = execFileSync(process.execPath, ["--import", "tsx", `${ROOT}loadtest/drive.ts`, JSON.stringify(spec)], {
+/**
+ * Runs one load in a process of its own (never the server's event loop, and never blocking the
+ * caller's, which may be watching the platform meanwhile) and returns its figures.
+ */
+export async function runDrive(spec: DriveSpec): Promise<DriveResult> {
+  const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", `${ROOT}loadtest/drive.ts`, JSON.stringify(spec)], {
     cwd: ROOT,
     maxBuffer: 1 << 24,
     encoding: "utf8",
   });
-  return JSON.parse(out.trim().split("\n").pop()!) as DriveResult;
+  return JSON.parse(stdout.trim().split("\n").pop()!) as DriveResult;
 }

@@ -17,6 +17,7 @@ await pool.query(
   `CREATE TABLE IF NOT EXISTS bench_orders (id BIGINT AUTO_INCREMENT PRIMARY KEY, sale_id VARCHAR(64) NOT NULL, user_id VARCHAR(64) NOT NULL, UNIQUE KEY (sale_id, user_id))`,
 );
 const app = new Hono();
+app.get("/healthz", (c) => c.json({ ok: true }));
 app.post("/sales/:id/stock/:n", async (c) => {
   await pool.query("REPLACE INTO bench_stock (id, stock) VALUES (?, ?)", [c.req.param("id"), Number(c.req.param("n"))]);
   return c.json({ ok: true });
