@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { newOrderId } from "../apps/core/ids.js";
 import { reserveKeys, saleKeys } from "../apps/core/keys.js";
 import { createLogger } from "../apps/core/logger.js";
+import { orderMessageHead } from "../apps/core/order-message.js";
 import { createRedis } from "../apps/core/redis.js";
 import { createReservations } from "../apps/core/reservations.js";
 
@@ -82,6 +83,7 @@ export async function reserveCeiling(opts: { redisUrl: string; prefix: string; s
     `${opts.prefix}ceiling-channel`,
     scriptSale,
     "60000",
+    orderMessageHead("o__rand_int__", scriptSale, "u__rand_int__"),
   ]);
   await drop(scriptSale);
   redis.disconnect();

@@ -20,6 +20,10 @@ ARGV[3] Idempotency-Key, or "" for none
 ARGV[4] sold-out pub/sub channel
 ARGV[5] saleId
 ARGV[6] handoff grace in ms (the relay leaves the record alone this long)
+ARGV[7] the order message's head, JSON built by the caller up to amountCents's value:
+        {"v":1,"orderId":..,"saleId":..,"userId":..,"quantity":1,"amountCents":
+        (the script appends the price, slot, acceptedAt and payBy it decides: concatenation
+        costs Redis far less than cjson.encode of a table, on the one script of the hot path)
 
 Returns:
   {1, slot, remaining, acceptedAtMs, payByMs, message}
@@ -63,16 +67,15 @@ if slot == 0 then return {-5} end
 local remaining = tonumber(redis.call('GET', KEYS[2]) or '0')
 if remaining < 1 then return {-6} end
 
+-- Built before the first write: a malformed sale hash fails here, having changed nothing.
+local orderId = ARGV[1]
+local payBy = now + tonumber(meta[5]) * 1000
+local message = ARGV[7] .. tonumber(meta[4]) .. ',"slot":' .. slot .. ',"acceptedAt":' .. now .. ',"payBy":' .. payBy .. '}'
+
 -- All checks passed: from here on, only writes.
 remaining = redis.call('DECR', KEYS[2])
 redis.call('HSET', KEYS[3], userId, bit.bor(mask, bit.lshift(1, slot - 1)))
 redis.call('HINCRBY', KEYS[1], 'accepted', 1)
-local orderId = ARGV[1]
-local payBy = now + tonumber(meta[5]) * 1000
-local message = cjson.encode({
-  v = 1, orderId = orderId, saleId = ARGV[5], userId = userId, slot = slot, quantity = 1,
-  amountCents = tonumber(meta[4]), acceptedAt = now, payBy = payBy,
-})
 redis.call('HSET', KEYS[4], orderId, message)
 redis.call('ZADD', KEYS[5], now + tonumber(ARGV[6]), orderId)
 if idemField then redis.call('HSET', KEYS[6], idemField, orderId) end

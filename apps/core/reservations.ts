@@ -1,4 +1,5 @@
 import { globalKeys, reserveKeys, saleKeys } from "./keys.js";
+import { orderMessageHead } from "./order-message.js";
 import type { Redis } from "./redis.js";
 
 /**
@@ -58,10 +59,17 @@ export function createReservations(redis: Redis, prefix: string, opts: { handoff
 
     async reserve(saleId: string, userId: string, orderId: string, idempotencyKey = ""): Promise<ReserveOutcome> {
       const k = saleKeys(prefix, saleId);
-      const reply = (await reserveScript(...reserveKeys(k), orderId, userId, idempotencyKey, global.soldOutChannel, saleId, graceMs)) as (
-        | number
-        | string
-      )[];
+      const head = orderMessageHead(orderId, saleId, userId);
+      const reply = (await reserveScript(
+        ...reserveKeys(k),
+        orderId,
+        userId,
+        idempotencyKey,
+        global.soldOutChannel,
+        saleId,
+        graceMs,
+        head,
+      )) as (number | string)[];
       const code = Number(reply[0]);
       if (code === 1) {
         return {

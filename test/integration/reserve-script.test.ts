@@ -89,6 +89,17 @@ describe("reserve-6.lua", () => {
     sub.disconnect();
   });
 
+  it("a sale hash that lost its price fails the script before any write", async () => {
+    await r.preload("s1", openSale(), true);
+    const k = r.keys("s1");
+    await redis.hdel(k.meta, "priceCents");
+    const before = await Promise.all([redis.hgetall(k.meta), redis.get(k.stock), redis.hgetall(k.buyers), redis.hgetall(k.handoff)]);
+    await expect(r.reserve("s1", "alice", newOrderId())).rejects.toThrow();
+    expect(await Promise.all([redis.hgetall(k.meta), redis.get(k.stock), redis.hgetall(k.buyers), redis.hgetall(k.handoff)])).toEqual(
+      before,
+    );
+  });
+
   it("refuses before the start and after the end by Redis's clock, and an unloaded sale", async () => {
     await r.preload("early", openSale({ startsAt: new Date(Date.now() + HOUR), endsAt: new Date(Date.now() + 2 * HOUR) }), false);
     expect(await r.reserve("early", "a", newOrderId())).toEqual({ kind: "not_started" });
