@@ -34,7 +34,11 @@ export function createGateway({ services, apiFetch, admin, soldOutRefreshMs }: G
     jwtSecret: config.JWT_SECRET,
     logger: logger.child({ component: "gateway" }),
   });
-  const soldOut = createSoldOutFlags({ subscriber: redis.duplicate(), reservations, logger }, { refreshMs: soldOutRefreshMs });
+  const holders = createRecentHolders();
+  const soldOut = createSoldOutFlags(
+    { subscriber: redis.duplicate(), reservations, logger },
+    { refreshMs: soldOutRefreshMs, onRestock: (saleId) => holders.forget(saleId) },
+  );
   const limit = createUserLimiter({
     redis,
     keyPrefix: reservations.global.rateLimit,
@@ -57,7 +61,7 @@ export function createGateway({ services, apiFetch, admin, soldOutRefreshMs }: G
     trustedProxyHops: config.TRUSTED_PROXY_HOPS,
     limit,
     soldOut,
-    holders: createRecentHolders(),
+    holders,
     saleCache,
     forward,
     metrics,
@@ -73,6 +77,7 @@ export function createGateway({ services, apiFetch, admin, soldOutRefreshMs }: G
   return {
     app,
     soldOut,
+    holders,
     start: () => soldOut.start(),
     stop: () => soldOut.stop(),
   };

@@ -8,10 +8,11 @@ import type { Reservations } from "../core/reservations.js";
  * Set by the sold-out broadcast (Redis pub/sub from reserve-6.lua) and by 410 answers from the
  * API; cleared by a restock broadcast; and re-checked every `refreshMs` against the stock in
  * Redis, which also repairs a broadcast missed while the subscriber was reconnecting.
+ * `onRestock` hears every restock broadcast, sold-out or not (a closed order frees its buyer).
  */
 export function createSoldOutFlags(
   deps: { subscriber: Redis; reservations: Reservations; logger: Logger },
-  opts: { refreshMs?: number } = {},
+  opts: { refreshMs?: number; onRestock?: (saleId: string) => void } = {},
 ) {
   const refreshMs = opts.refreshMs ?? 2000;
   const soldOut = new Set<string>();
@@ -38,7 +39,10 @@ export function createSoldOutFlags(
     async start(): Promise<void> {
       deps.subscriber.on("message", (channel: string, saleId: string) => {
         if (channel === soldOutChannel) this.markSoldOut(saleId);
-        else if (channel === restockChannel && soldOut.delete(saleId)) log.info({ saleId }, "restock: sale reopened at the gateway");
+        else if (channel === restockChannel) {
+          opts.onRestock?.(saleId);
+          if (soldOut.delete(saleId)) log.info({ saleId }, "restock: sale reopened at the gateway");
+        }
       });
       await deps.subscriber.subscribe(soldOutChannel, restockChannel);
       loop = every(refreshMs, refresh, (err) => log.warn({ err: err.message }, "sold-out refresh failed; keeping the flags as they are"));

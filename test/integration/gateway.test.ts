@@ -115,6 +115,26 @@ describe("gateway", () => {
     expect(((await replay.json()) as { orderId: string }).orderId).toBe(orderId);
   });
 
+  it("a buyer whose order closed may buy again at once: the restock broadcast clears the gateway's memory of that sale", async () => {
+    const saleId = await p.createSale({ stock: 10 });
+    const userId = randomId("closer-");
+    const token = await p.token(userId);
+    const first = (await (await p.buy(saleId, token)).json()) as { orderId: string };
+    expect((await p.buy(saleId, token)).status).toBe(409);
+    expect(p.gateway.holders.holds(saleId, userId)).toBe(true);
+    // Another sale's buyer, remembered too, is not this restock's business.
+    p.gateway.holders.remember("other-sale", userId);
+
+    // The order closes unpaid: its unit and the buyer's slot come back (release-4.lua), and the
+    // restock broadcast reaches the gateway well inside the memory's 10 s.
+    expect(await p.api.ctx.reservations.release(saleId, first.orderId, userId, 1)).toMatchObject({ kind: "released" });
+    await eventually("the restock broadcast cleared the memory", () => !p.gateway.holders.holds(saleId, userId), 3000);
+    expect(p.gateway.holders.holds("other-sale", userId)).toBe(true);
+    const second = await p.buy(saleId, token);
+    expect(second.status).toBe(202);
+    expect(((await second.json()) as { orderId: string }).orderId).not.toBe(first.orderId);
+  });
+
   it("sheds load above the in-flight limit with 503 overloaded and Retry-After, returned not thrown", async () => {
     const saleId = await p.createSale({ stock: 10 });
     const services: Services = await testServices({ MAX_INFLIGHT_PURCHASES: "2" });

@@ -32,4 +32,15 @@ describe("recent holders (the gateway's memory of 409s)", () => {
     h.remember("s", "c");
     expect([h.holds("s", "a"), h.holds("s", "b"), h.holds("s", "c")]).toEqual([true, false, true]);
   });
+
+  it("forget(sale) voids that sale's buyers remembered so far, and only those", () => {
+    const h = createRecentHolders();
+    h.remember("s1", "a");
+    h.remember("s2", "a");
+    h.forget("s1");
+    expect(h.holds("s1", "a")).toBe(false);
+    expect(h.holds("s2", "a")).toBe(true);
+    h.remember("s1", "a"); // answered 409 again after the restock: remembered anew
+    expect(h.holds("s1", "a")).toBe(true);
+  });
 });
