@@ -149,7 +149,7 @@ try {
     errors: 0,
     ratio: `${ceiling.ratio.toFixed(2)}x redis-benchmark (${Math.round(ceiling.benchOps).toLocaleString("en")} EVALSHA/s)`,
     notes: [
-      "reserve-6.lua from Node, 1,024 concurrent callers, auto-pipelined; ops/s, no HTTP",
+      `reserve-6.lua from Node, 1,024 concurrent callers, auto-pipelined over ${ceiling.connections} connections as the API does (REDIS_RESERVE_CONNECTIONS); ops/s, no HTTP; over one connection in the same run: ${Math.round(ceiling.nodeOpsOneConnection).toLocaleString("en")}/s`,
       `redis-benchmark running reserve-6.lua itself: ${Math.round(ceiling.scriptOps).toLocaleString("en")}/s, so Node reaches ${(ceiling.nodeOps / ceiling.scriptOps).toFixed(2)}x of what Redis can take of this script with no client cost; the rest of the gap to the trivial script is the script's own work in Redis`,
       `the same pipelined 16 deep: ${Math.round(ceiling.scriptPipelinedOps).toLocaleString("en")}/s, Redis's own capacity for this script (the ceiling every API instance together shares)`,
     ],

@@ -1,11 +1,12 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { loadConfig } from "../apps/core/config.js";
 import { newOrderId } from "../apps/core/ids.js";
 import { reserveKeys, saleKeys } from "../apps/core/keys.js";
 import { createLogger } from "../apps/core/logger.js";
 import { orderMessageHead } from "../apps/core/order-message.js";
-import { createRedis } from "../apps/core/redis.js";
+import { createRedis, createRedisPool, type Redis } from "../apps/core/redis.js";
 import { createReservations } from "../apps/core/reservations.js";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -51,20 +52,31 @@ export async function reserveCeiling(opts: { redisUrl: string; prefix: string; s
     await redis.srem(r.global.activeSales, saleId);
   };
 
-  const saleId = await sale(`ceiling-${Date.now()}`);
-  let done = 0;
-  let user = 0;
-  const until = Date.now() + opts.seconds * 1000;
-  const worker = async () => {
-    while (Date.now() < until) {
-      await r.reserve(saleId, `c${user++}`, newOrderId());
-      done++;
-    }
+  // As the API calls it: spread over REDIS_RESERVE_CONNECTIONS connections; and over one, in the
+  // same run, for what the pool buys.
+  const connections = loadConfig({}).REDIS_RESERVE_CONNECTIONS;
+  const drive = async (reserveVia: Redis[]) => {
+    const via = createReservations(redis, opts.prefix, { reserveVia });
+    const saleId = await sale(`ceiling-${Date.now()}`);
+    let done = 0;
+    let user = 0;
+    const until = Date.now() + opts.seconds * 1000;
+    const worker = async () => {
+      while (Date.now() < until) {
+        await via.reserve(saleId, `c${user++}`, newOrderId());
+        done++;
+      }
+    };
+    const started = performance.now();
+    await Promise.all(Array.from({ length: opts.concurrency ?? 1024 }, worker));
+    const ops = done / ((performance.now() - started) / 1000);
+    await drop(saleId);
+    return ops;
   };
-  const started = performance.now();
-  await Promise.all(Array.from({ length: opts.concurrency ?? 1024 }, worker));
-  const nodeOps = done / ((performance.now() - started) / 1000);
-  await drop(saleId);
+  const pool = createRedisPool(redis, connections);
+  const nodeOps = await drive(pool.clients);
+  await pool.close();
+  const nodeOpsOneConnection = await drive([redis]);
 
   const trivialOps = bench(["evalsha", String(await redis.script("LOAD", "return 1")), "0"]);
   const scriptSale = await sale(`ceiling-rb-${Date.now()}`);
@@ -91,7 +103,7 @@ export async function reserveCeiling(opts: { redisUrl: string; prefix: string; s
   const scriptPipelinedOps = bench(["-P", "16", ...scriptArgs]);
   await drop(scriptSale);
   redis.disconnect();
-  return { nodeOps, benchOps: trivialOps, scriptOps, scriptPipelinedOps, ratio: nodeOps / trivialOps };
+  return { nodeOps, connections, nodeOpsOneConnection, benchOps: trivialOps, scriptOps, scriptPipelinedOps, ratio: nodeOps / trivialOps };
 }
 
 /**
@@ -101,7 +113,6 @@ export async function reserveCeiling(opts: { redisUrl: string; prefix: string; s
  */
 export async function writerThroughput(opts: { databaseUrl: string; rows: number; throttle: number }) {
   const { startKafkaMock } = await import("../infra/kafka-mock/launch.js");
-  const { loadConfig } = await import("../apps/core/config.js");
   const { createServices } = await import("../apps/core/services.js");
   const { createOrderWriter } = await import("../apps/order-writer/writer.js");
   const { createProducer, topicNames, TOPIC_PARTITIONS } = await import("../apps/core/kafka.js");

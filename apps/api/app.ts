@@ -2,6 +2,7 @@ import { mountHealth } from "../core/health.js";
 import { createHttpApp } from "../core/http.js";
 import { connectedProducer, createProducer } from "../core/kafka.js";
 import { mountMetrics } from "../core/metrics.js";
+import { createRedisPool } from "../core/redis.js";
 import { createRedisGuard } from "../core/redis-guard.js";
 import { createReservations } from "../core/reservations.js";
 import { createSaleCache } from "../core/sale-cache.js";
@@ -24,11 +25,12 @@ export interface ApiDeps {
  */
 export function createApi({ services, handoff: handoffOptions }: ApiDeps) {
   const { config, redis, database, kafka, topics, metrics, logger } = services;
-  const reservations = createReservations(redis, config.REDIS_KEY_PREFIX);
+  const pool = createRedisPool(redis, config.REDIS_RESERVE_CONNECTIONS);
+  const reservations = createReservations(redis, config.REDIS_KEY_PREFIX, { reserveVia: pool.clients });
   const saleCache = createSaleCache({ db: database.db, redis, keys: reservations.global });
   const producer = connectedProducer(createProducer(kafka));
   const handoff = createHandoff({ producer, reservations, topics, metrics, logger }, handoffOptions);
-  const guard = createRedisGuard({ redis, reservations, logger });
+  const guard = createRedisGuard({ redis, watch: pool.clients, reservations, logger });
   const ctx: ApiContext = { services, reservations, saleCache, handoff, guard };
 
   const app = createHttpApp(logger.child({ component: "api" }));
@@ -46,7 +48,10 @@ export function createApi({ services, handoff: handoffOptions }: ApiDeps) {
       await guard.check();
       await handoff.start();
     },
-    stop: () => handoff.stop(),
+    stop: async () => {
+      await handoff.stop();
+      await pool.close();
+    },
   };
 }
 

@@ -36,6 +36,12 @@ const redis = z.object({
     .string()
     .regex(/^[A-Za-z0-9:_-]*$/)
     .default("seckill:"),
+  /**
+   * Connections the API spreads reserve-script calls over. One auto-pipelined connection makes
+   * Redis and Node take turns (Redis idles while Node reads a batch of replies and writes the
+   * next); two let them overlap.
+   */
+  REDIS_RESERVE_CONNECTIONS: int(2, 1, 16),
 });
 
 const database = z.object({

@@ -13,9 +13,10 @@ import type { Reservations } from "./reservations.js";
  * A Redis that came back empty has no sale keys at all: those sales refuse purchases anyway
  * (not loaded) until reconcile restores them. The admin's preload runs this check before it
  * loads a sale, so active sales with no recorded run_id mean the record itself was lost: that
- * counts as a restart too.
+ * counts as a restart too. `watch` names every connection purchases go through (the reserve
+ * pool): any of them losing its connection makes `verified` false until a check has run.
  */
-export function createRedisGuard(deps: { redis: Redis; reservations: Reservations; logger: Logger }) {
+export function createRedisGuard(deps: { redis: Redis; watch?: Redis[]; reservations: Reservations; logger: Logger }) {
   const log = deps.logger.child({ component: "redis-guard" });
   const marker = `${deps.reservations.global.activeSales}:run-id`;
   let verified = false;
@@ -56,12 +57,14 @@ export function createRedisGuard(deps: { redis: Redis; reservations: Reservation
     return checking;
   }
 
-  deps.redis.on("close", () => {
-    verified = false;
-  });
-  deps.redis.on("ready", () => {
-    void recheck();
-  });
+  for (const client of new Set([deps.redis, ...(deps.watch ?? [])])) {
+    client.on("close", () => {
+      verified = false;
+    });
+    client.on("ready", () => {
+      void recheck();
+    });
+  }
 
   return {
     /** False from a lost connection until the reconnected Redis has been checked. */

@@ -67,6 +67,25 @@ export function createRedis(url: string, logger: Logger, opts: RedisOptions = {}
   return registerScripts(redis);
 }
 
+/**
+ * `size` clients for one hot script: `main` plus `size - 1` duplicates of it (same server and
+ * options, auto-pipelined, scripts registered). close() quits the duplicates; main belongs to
+ * its creator, whose error log also speaks for them (they lose the server together).
+ */
+export function createRedisPool(main: Redis, size: number): { clients: Redis[]; close(): Promise<void> } {
+  const extra = Array.from({ length: Math.max(0, size - 1) }, () => {
+    const client = registerScripts(main.duplicate());
+    client.on("error", () => {});
+    return client;
+  });
+  return {
+    clients: [main, ...extra],
+    async close() {
+      await Promise.allSettled(extra.map((c) => c.quit()));
+    },
+  };
+}
+
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);

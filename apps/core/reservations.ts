@@ -45,8 +45,17 @@ function script(redis: Redis, name: string): Script {
 /** How long the relay leaves a fresh handoff record alone (the accepting API publishes it itself). */
 export const DEFAULT_HANDOFF_GRACE_MS = 3000;
 
-export function createReservations(redis: Redis, prefix: string, opts: { handoffGraceMs?: number } = {}) {
-  const reserveScript = script(redis, "seckill_reserve");
+export function createReservations(
+  redis: Redis,
+  prefix: string,
+  opts: {
+    handoffGraceMs?: number;
+    /** Clients the reserve script is spread over, in turn (default: `redis` alone); see createRedisPool. */
+    reserveVia?: Redis[];
+  } = {},
+) {
+  const reserveScripts = (opts.reserveVia ?? [redis]).map((c) => script(c, "seckill_reserve"));
+  let turn = 0;
   const claimScript = script(redis, "seckill_handoff_claim");
   const preloadScript = script(redis, "seckill_preload");
   const releaseScript = script(redis, "seckill_release");
@@ -60,6 +69,8 @@ export function createReservations(redis: Redis, prefix: string, opts: { handoff
     async reserve(saleId: string, userId: string, orderId: string, idempotencyKey = ""): Promise<ReserveOutcome> {
       const k = saleKeys(prefix, saleId);
       const head = orderMessageHead(orderId, saleId, userId);
+      const reserveScript = reserveScripts[turn];
+      turn = (turn + 1) % reserveScripts.length;
       const reply = (await reserveScript(
         ...reserveKeys(k),
         orderId,
