@@ -6,6 +6,9 @@ import { createServer } from "node:net";
  * Child processes of the embedded stack. Each is started under `setpriv --pdeathsig SIGTERM`
  * (util-linux), so the kernel stops it even when this process dies by SIGKILL; on an ordinary
  * exit, the exit hook below stops them too. Nothing is left running after the parent is gone.
+ * Each runs in a process group of its own: a terminal's Ctrl-C reaches the whole foreground
+ * group, and Redis, MariaDB or the Kafka mock dying with it would fail the platform's drain
+ * (which stops them itself once it is done).
  */
 const children = new Set<ChildProcess>();
 let hooked = false;
@@ -23,7 +26,8 @@ const SETPRIV = "/usr/bin/setpriv";
 export function spawnManaged(command: string, args: string[], opts: SpawnOptions = {}): ChildProcess {
   hookExit();
   const useSetpriv = existsSync(SETPRIV);
-  const child = useSetpriv ? spawn(SETPRIV, ["--pdeathsig", "SIGTERM", "--", command, ...args], opts) : spawn(command, args, opts);
+  const options: SpawnOptions = { detached: true, ...opts };
+  const child = useSetpriv ? spawn(SETPRIV, ["--pdeathsig", "SIGTERM", "--", command, ...args], options) : spawn(command, args, options);
   children.add(child);
   child.once("exit", () => children.delete(child));
   return child;

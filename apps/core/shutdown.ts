@@ -1,8 +1,15 @@
 import type { Logger } from "./logger.js";
 
 /**
+ * A repeat of the first signal within this long is the same press delivered twice, not the
+ * operator insisting: a terminal's Ctrl-C reaches every process of its group, and `tsx` (npm
+ * start) relays the signal to its child again when it misses the child's own report of it.
+ */
+export const REPEAT_SIGNAL_WINDOW_MS = 1000;
+
+/**
  * Runs `stop` once on SIGINT/SIGTERM, within a deadline, then exits. A second signal exits at
- * once (the operator insists).
+ * once (the operator insists), unless it repeats the first within REPEAT_SIGNAL_WINDOW_MS.
  */
 export function onShutdown(logger: Logger, stop: () => Promise<void>, deadlineMs = 15_000): void {
   let stopping = false;
@@ -25,8 +32,16 @@ export function onShutdown(logger: Logger, stop: () => Promise<void>, deadlineMs
       },
     );
   };
+  let first: { signal: NodeJS.Signals; at: number } | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
-    if (!stopping) return begin(signal);
+    if (!stopping) {
+      first = { signal, at: Date.now() };
+      return begin(signal);
+    }
+    if (first?.signal === signal && Date.now() - first.at < REPEAT_SIGNAL_WINDOW_MS) {
+      logger.info({ signal }, "same signal again at once (delivered twice): still draining; send it again to exit without waiting");
+      return;
+    }
     logger.warn({ signal }, "second signal: exiting without waiting for the drain");
     process.exit(1);
   };

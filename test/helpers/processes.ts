@@ -11,9 +11,12 @@ export function envOf(config: Config, extra: Record<string, string> = {}): Recor
   return { ...env, ...extra };
 }
 
-/** Runs an app's main.ts as a child (dies with the test process); its output goes to logFile. */
+/**
+ * Runs an app's main.ts as a child (dies with the test process); its output goes to logFile.
+ * It leads a process group of its own, as npm start's process does under a terminal.
+ */
 export function spawnApp(main: string, env: Record<string, string>, logFile: string): ChildProcess {
-  const child = spawnManaged(process.execPath, ["--import", "tsx", main], { env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawnManaged(process.execPath, ["--import", "tsx", main], { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
   const log = createWriteStream(logFile, { flags: "a" });
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);

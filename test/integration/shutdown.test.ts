@@ -1,0 +1,52 @@
+import { readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { signUserToken } from "../../apps/core/jwt.js";
+import { freePort } from "../../infra/processes.js";
+import { ownDatabase, privateKafka, randomId, testConfig } from "../helpers/env.js";
+import { envOf, exited, spawnApp } from "../helpers/processes.js";
+import { createSaleVia } from "../helpers/sales.js";
+import { eventually } from "../helpers/wait.js";
+
+describe("npm start and Ctrl-C", () => {
+  it("Ctrl-C (SIGINT to the whole process group, then tsx's relay of it) drains, stops its own Kafka last, and exits 0", async () => {
+    const db = await ownDatabase();
+    const kafka = await privateKafka();
+    const port = await freePort();
+    const config = await testConfig({ DATABASE_URL: db.url }, kafka);
+    const logFile = join(tmpdir(), `seckill-shutdown-${randomId()}.log`);
+    // KAFKA_BROKERS unset: the platform starts a Kafka mock of its own, as npm start does.
+    const env = envOf(config, { PORT: String(port), LOG_LEVEL: "info", KAFKA_BROKERS: "" });
+    const platform = spawnApp("apps/platform/main.ts", env, logFile);
+    const base = `http://127.0.0.1:${port}`;
+    try {
+      // "ready" is logged once start-up is over (writer, lifecycle, demo sale), as npm start prints Ready.
+      await eventually("the platform is ready", () => readFileSync(logFile, "utf8").includes('"msg":"ready"'), 60_000, 200);
+      const saleId = await createSaleVia({ request: (path, init) => fetch(`${base}${path}`, init) }, config.ADMIN_TOKEN, { stock: 5 });
+      const res = await fetch(`${base}/api/sales/${saleId}/orders`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${await signUserToken(config.JWT_SECRET, "ctrl-c")}` },
+        body: "{}",
+      });
+      expect(res.status).toBe(202);
+
+      // The platform leads its process group (spawned detached), as npm start's node does under a terminal.
+      process.kill(-platform.pid!, "SIGINT");
+      await new Promise((r) => setTimeout(r, 50));
+      platform.kill("SIGINT");
+      await exited(platform);
+      const log = readFileSync(logFile, "utf8");
+      const drain = log.slice(log.indexOf("shutting down"));
+      expect(drain).toContain("stopped cleanly");
+      expect(drain).not.toContain("second signal");
+      // Kafka stayed up until the platform was done with it.
+      expect(drain).not.toMatch(/ECONNREFUSED|"level":"error"/);
+      expect(platform.exitCode).toBe(0);
+    } finally {
+      platform.kill("SIGKILL");
+      await kafka.stop();
+      await db.drop();
+    }
+  }, 120_000);
+});
