@@ -25,44 +25,49 @@ if (isHttpWorker) {
     await services.close();
   });
 } else {
-  const workers = workerCount(config.HTTP_WORKERS);
-  const edge =
-    workers === 1
-      ? await startEdge(services)
-      : await (async () => {
-          const pool = forkHttpWorkers({ count: workers, env: workerEnv(config), logger, registry: services.registry });
-          return { port: await pool.ready, stop: () => pool.stop() };
-        })();
-  const admin = createAdminRoutes({ services });
-  const writer = createOrderWriter(services);
-  const lifecycle = createLifecycle(services);
-  await Promise.all([writer.start(), lifecycle.start()]);
-  const adminHttp = config.ADMIN_PORT ? await listen(admin, config.HOST, config.ADMIN_PORT) : undefined;
+  // Ctrl-C during start-up waits for it to finish, then drains like any other stop: the edge
+  // already answers purchases before the writer and the demo sale are up.
+  const startup = (async () => {
+    const workers = workerCount(config.HTTP_WORKERS);
+    const edge =
+      workers === 1
+        ? await startEdge(services)
+        : await (async () => {
+            const pool = forkHttpWorkers({ count: workers, env: workerEnv(config), logger, registry: services.registry });
+            return { port: await pool.ready, stop: () => pool.stop() };
+          })();
+    const admin = createAdminRoutes({ services });
+    const writer = createOrderWriter(services);
+    const lifecycle = createLifecycle(services);
+    await Promise.all([writer.start(), lifecycle.start()]);
+    const adminHttp = config.ADMIN_PORT ? await listen(admin, config.HOST, config.ADMIN_PORT) : undefined;
 
-  const base = `http://${config.HOST}:${edge.port}`;
-  const demo = await seedDemoSale(admin, config);
-  logger.info(
-    {
-      gateway: base,
-      httpWorkers: workers,
-      admin: adminHttp ? `http://${config.HOST}:${adminHttp.port}/admin` : `${base}/admin`,
-      metrics: `${base}/metrics`,
-      demoSale: `${base}/api/sales/${demo.saleId}`,
-      startupMs: Math.round(performance.now() - startedAt),
-    },
-    "ready",
-  );
-  process.stdout.write(
-    `\nReady. Buy the demo item:\n` +
-      `  TOKEN=${demo.userToken}\n` +
-      `  curl -s ${base}/api/sales/${demo.saleId}\n` +
-      `  curl -s -X POST -H "Authorization: Bearer $TOKEN" ${base}/api/sales/${demo.saleId}/orders\n` +
-      `  curl -s -H "Authorization: Bearer $TOKEN" ${base}/api/orders/<orderId>\n` +
-      `  npm run pay -- <orderId>            # the provider's signed callback: the order becomes paid\n` +
-      `  curl -s -H "Authorization: Bearer ${config.ADMIN_TOKEN}" ${base}/admin/sales/${demo.saleId}/stats\n\n`,
-  );
-
+    const base = `http://${config.HOST}:${edge.port}`;
+    const demo = await seedDemoSale(admin, config);
+    logger.info(
+      {
+        gateway: base,
+        httpWorkers: workers,
+        admin: adminHttp ? `http://${config.HOST}:${adminHttp.port}/admin` : `${base}/admin`,
+        metrics: `${base}/metrics`,
+        demoSale: `${base}/api/sales/${demo.saleId}`,
+        startupMs: Math.round(performance.now() - startedAt),
+      },
+      "ready",
+    );
+    process.stdout.write(
+      `\nReady. Buy the demo item:\n` +
+        `  TOKEN=${demo.userToken}\n` +
+        `  curl -s ${base}/api/sales/${demo.saleId}\n` +
+        `  curl -s -X POST -H "Authorization: Bearer $TOKEN" ${base}/api/sales/${demo.saleId}/orders\n` +
+        `  curl -s -H "Authorization: Bearer $TOKEN" ${base}/api/orders/<orderId>\n` +
+        `  npm run pay -- <orderId>            # the provider's signed callback: the order becomes paid\n` +
+        `  curl -s -H "Authorization: Bearer ${config.ADMIN_TOKEN}" ${base}/admin/sales/${demo.saleId}/stats\n\n`,
+    );
+    return { edge, adminHttp, writer, lifecycle };
+  })();
   onShutdown(logger, async () => {
+    const { edge, adminHttp, writer, lifecycle } = await startup;
     await edge.stop();
     await adminHttp?.close();
     await writer.stop(); // finishes the batches in hand and commits their offsets
@@ -70,4 +75,5 @@ if (isHttpWorker) {
     await services.close();
     await stack.stop();
   });
+  await startup;
 }

@@ -49,4 +49,31 @@ describe("npm start and Ctrl-C", () => {
       await db.drop();
     }
   }, 120_000);
+
+  it("Ctrl-C during start-up (the edge already answering, the writer still joining) lets start-up finish, then drains and exits 0", async () => {
+    const db = await ownDatabase();
+    const kafka = await privateKafka();
+    const port = await freePort();
+    const config = await testConfig({ DATABASE_URL: db.url }, kafka);
+    const logFile = join(tmpdir(), `seckill-shutdown-${randomId()}.log`);
+    const platform = spawnApp("apps/platform/main.ts", envOf(config, { PORT: String(port), LOG_LEVEL: "info" }), logFile);
+    try {
+      // The edge answers: what follows is the writer's and the lifecycle's group joins, then the demo sale.
+      const base = `http://127.0.0.1:${port}`;
+      await eventually("the edge answers", async () => (await fetch(`${base}/readyz`).catch(() => null))?.ok, 60_000, 10);
+      platform.kill("SIGINT");
+      await exited(platform);
+      const log = readFileSync(logFile, "utf8");
+      const stopping = log.indexOf("shutting down");
+      expect(stopping).toBeGreaterThan(-1);
+      // The signal did land during start-up, which then finished before the drain.
+      expect(stopping).toBeLessThan(log.indexOf('"msg":"ready"'));
+      expect(log.slice(stopping)).toContain("stopped cleanly");
+      expect(platform.exitCode).toBe(0);
+    } finally {
+      platform.kill("SIGKILL");
+      await kafka.stop();
+      await db.drop();
+    }
+  }, 120_000);
 });
