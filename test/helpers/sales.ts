@@ -1,3 +1,4 @@
+import type { PreloadSettings } from "../../apps/core/reservations.js";
 import { randomId } from "./env.js";
 
 type AppLike = { request(path: string, init?: RequestInit): Response | Promise<Response> };
@@ -38,4 +39,17 @@ export async function createSaleVia(app: AppLike, adminToken: string, s: SaleSpe
     if (pre.status !== 200) throw new Error(`preload: ${pre.status} ${await pre.text()}`);
   }
   return id;
+}
+
+/** Preload settings of a sale open now for an hour: 3 units, one per buyer, unless told. */
+export function openSale(over: Partial<PreloadSettings> = {}): PreloadSettings {
+  return {
+    totalStock: 3,
+    startsAt: new Date(Date.now() - 1000),
+    endsAt: new Date(Date.now() + 3600_000),
+    perUserLimit: 1,
+    priceCents: 1999,
+    paymentTimeoutSeconds: 900,
+    ...over,
+  };
 }

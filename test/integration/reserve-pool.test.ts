@@ -5,6 +5,7 @@ import { createRedisPool, type Redis } from "../../apps/core/redis.js";
 import { createRedisGuard } from "../../apps/core/redis-guard.js";
 import { createReservations } from "../../apps/core/reservations.js";
 import { testRedis, watchRedis } from "../helpers/redis.js";
+import { openSale } from "../helpers/sales.js";
 import { eventually } from "../helpers/wait.js";
 
 let redis: Redis;
@@ -26,19 +27,7 @@ afterEach(async () => {
 describe("the reserve pool (REDIS_RESERVE_CONNECTIONS)", () => {
   it("spreads reserve calls over its connections in turn, and sells exactly the stock across them", async () => {
     const r = createReservations(redis, prefix, { reserveVia: pool.clients });
-    const now = Date.now();
-    await r.preload(
-      "s1",
-      {
-        totalStock: 50,
-        startsAt: new Date(now - 1000),
-        endsAt: new Date(now + 3600_000),
-        perUserLimit: 1,
-        priceCents: 1,
-        paymentTimeoutSeconds: 900,
-      },
-      true,
-    );
+    await r.preload("s1", openSale({ totalStock: 50 }), true);
     const watch = await watchRedis(prefix);
     for (let i = 0; i < 4; i++) await r.reserve("s1", `u${i}`, newOrderId());
     const seen = await watch.stop();

@@ -2,8 +2,9 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { newOrderId } from "../../apps/core/ids.js";
 import { orderMessageSchema } from "../../apps/core/order-message.js";
 import type { Redis } from "../../apps/core/redis.js";
-import { createReservations, type PreloadSettings, type Reservations } from "../../apps/core/reservations.js";
+import { createReservations, type Reservations } from "../../apps/core/reservations.js";
 import { testRedis } from "../helpers/redis.js";
+import { openSale } from "../helpers/sales.js";
 
 let redis: Redis;
 let r: Reservations;
@@ -17,15 +18,6 @@ beforeEach(() => {
 afterEach(() => cleanup());
 
 const HOUR = 3600_000;
-const openSale = (over: Partial<PreloadSettings> = {}): PreloadSettings => ({
-  totalStock: 3,
-  startsAt: new Date(Date.now() - 1000),
-  endsAt: new Date(Date.now() + HOUR),
-  perUserLimit: 1,
-  priceCents: 1999,
-  paymentTimeoutSeconds: 900,
-  ...over,
-});
 
 describe("reserve-6.lua", () => {
   it("reserves one unit: decrements stock, records the buyer and the handoff message", async () => {
