@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, type SpawnOptions, spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { createWriteStream, existsSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 
 /**
@@ -30,6 +30,25 @@ export function spawnManaged(command: string, args: string[], opts: SpawnOptions
   const child = useSetpriv ? spawn(SETPRIV, ["--pdeathsig", "SIGTERM", "--", command, ...args], options) : spawn(command, args, options);
   children.add(child);
   child.once("exit", () => children.delete(child));
+  return child;
+}
+
+/**
+ * Runs a TypeScript entry point (`apps/.../main.ts`, a bench server) with tsx as a managed child;
+ * its stdout and stderr go to `logFile` (appended with `append`: one log across restarts).
+ */
+export function spawnEntry(
+  entry: string,
+  opts: { env: Record<string, string | undefined>; logFile: string; append?: boolean; cwd?: string },
+): ChildProcess {
+  const child = spawnManaged(process.execPath, ["--import", "tsx", entry], {
+    cwd: opts.cwd,
+    env: opts.env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const log = createWriteStream(opts.logFile, { flags: opts.append ? "a" : "w" });
+  child.stdout?.pipe(log);
+  child.stderr?.pipe(log);
   return child;
 }
 

@@ -1,8 +1,8 @@
-import { createWriteStream, mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
 import mysql from "mysql2/promise";
-import { freePort, spawnManaged, stopChild } from "../infra/processes.js";
+import { freePort, spawnEntry, stopChild } from "../infra/processes.js";
 import { startStack } from "../infra/stack.js";
 import { dropRedisPrefix, reserveCeiling, writerThroughput } from "./ceilings.js";
 import { LAYOUTS, type LayoutKind, startLayout, waitReady } from "./layouts.js";
@@ -59,15 +59,11 @@ const env = {
   MAX_INFLIGHT_PURCHASES: "100000",
 };
 const reference = (name: string, port: number) => {
-  const child = spawnManaged(process.execPath, ["--import", "tsx", `loadtest/servers/${name}.ts`], {
+  return spawnEntry(`loadtest/servers/${name}.ts`, {
     cwd: ROOT,
     env: { ...env, PORT: String(port) },
-    stdio: ["ignore", "pipe", "pipe"],
+    logFile: `${tmpdir()}/seckill-bench-${name}.log`,
   });
-  const log = createWriteStream(`${tmpdir()}/seckill-bench-${name}.log`);
-  child.stdout?.pipe(log);
-  child.stderr?.pipe(log);
-  return child;
 };
 const baselineServer = reference("baseline", ports.baseline);
 const dbServer = reference("db-baseline", ports.db);

@@ -6,7 +6,7 @@ import { newOrderId } from "../apps/core/ids.js";
 import { reserveKeys, saleKeys } from "../apps/core/keys.js";
 import { createLogger } from "../apps/core/logger.js";
 import { orderMessageHead } from "../apps/core/order-message.js";
-import { createRedis, createRedisPool, type Redis } from "../apps/core/redis.js";
+import { createRedis, createRedisPool, deleteByPrefix, type Redis } from "../apps/core/redis.js";
 import { createReservations } from "../apps/core/reservations.js";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -47,8 +47,7 @@ export async function reserveCeiling(opts: { redisUrl: string; prefix: string; s
   };
   // Leave no trace: the sales' keys (handoff records included) go.
   const drop = async (saleId: string) => {
-    const keys = await redis.keys(`${opts.prefix}{sale:${saleId}}*`);
-    if (keys.length) await redis.del(...keys);
+    await deleteByPrefix(redis, `${opts.prefix}{sale:${saleId}}`);
     await redis.srem(r.global.activeSales, saleId);
   };
 
@@ -197,13 +196,7 @@ export async function writerThroughput(opts: { databaseUrl: string; rows: number
 /** Deletes every Redis key under `prefix` (a bench run's own), and only those. */
 export async function dropRedisPrefix(redisUrl: string, prefix: string): Promise<number> {
   const redis = createRedis(redisUrl, createLogger({ level: "silent" }));
-  let cursor = "0";
-  let n = 0;
-  do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 5000);
-    cursor = next;
-    if (keys.length) n += await redis.del(...keys);
-  } while (cursor !== "0");
+  const n = await deleteByPrefix(redis, prefix);
   redis.disconnect();
   return n;
 }

@@ -1,8 +1,8 @@
 import type { ChildProcess } from "node:child_process";
-import { createWriteStream, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
-import { freePort, nodeChildren, spawnManaged, stopChild } from "../infra/processes.js";
+import { freePort, nodeChildren, spawnEntry, stopChild } from "../infra/processes.js";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 
@@ -44,6 +44,11 @@ function rssOf(pid: number): number {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
+/** RSS of the processes serving HTTP: the workers when there are several, else the process itself. */
+function httpRss(pid: number, workers: number): number[] {
+  return (workers > 1 ? nodeChildren(pid) : [pid]).map(rssOf);
+}
+
 /** Starts one layout against the given services (env holds REDIS_URL, DATABASE_URL, KAFKA_BROKERS). */
 export async function startLayout(
   kind: LayoutKind,
@@ -53,14 +58,11 @@ export async function startLayout(
   const children: ChildProcess[] = [];
   const start = async (name: string, entry: string, extra: Record<string, string>) => {
     const port = await freePort();
-    const log = createWriteStream(`${tmpdir()}/seckill-bench-${kind}-${name}.log`);
-    const child = spawnManaged(process.execPath, ["--import", "tsx", entry], {
+    const child = spawnEntry(entry, {
       cwd: ROOT,
       env: { ...env, ...extra, PORT: String(port) },
-      stdio: ["ignore", "pipe", "pipe"],
+      logFile: `${tmpdir()}/seckill-bench-${kind}-${name}.log`,
     });
-    child.stdout?.pipe(log);
-    child.stderr?.pipe(log);
     children.push(child);
     return { url: `http://127.0.0.1:${port}`, pid: child.pid! };
   };
@@ -79,7 +81,7 @@ export async function startLayout(
         kind,
         base: gateway.url,
         admin: admin.url,
-        gatewayRss: () => (gatewayWorkers > 1 ? nodeChildren(gateway.pid) : [gateway.pid]).map(rssOf),
+        gatewayRss: () => httpRss(gateway.pid, gatewayWorkers),
         stop,
       };
     }
@@ -90,7 +92,7 @@ export async function startLayout(
       kind,
       base: platform.url,
       admin: platform.url,
-      gatewayRss: () => (workers > 1 ? nodeChildren(platform.pid) : [platform.pid]).map(rssOf),
+      gatewayRss: () => httpRss(platform.pid, workers),
       stop,
     };
   } catch (err) {

@@ -86,6 +86,18 @@ export function createRedisPool(main: Redis, size: number): { clients: Redis[]; 
   };
 }
 
+/** Deletes every key under `prefix` (SCAN, never KEYS): how tests and benches remove what they created. */
+export async function deleteByPrefix(redis: Redis, prefix: string): Promise<number> {
+  let cursor = "0";
+  let n = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 5000);
+    cursor = next;
+    if (keys.length) n += await redis.del(...keys);
+  } while (cursor !== "0");
+  return n;
+}
+
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);

@@ -1,7 +1,6 @@
 import type { ChildProcess } from "node:child_process";
-import { createWriteStream } from "node:fs";
 import type { Config } from "../../apps/core/config.js";
-import { spawnManaged } from "../../infra/processes.js";
+import { spawnEntry } from "../../infra/processes.js";
 
 /** The environment that makes a child process use exactly this config (same stack, prefixes, topics). */
 export function envOf(config: Config, extra: Record<string, string> = {}): Record<string, string> {
@@ -12,15 +11,12 @@ export function envOf(config: Config, extra: Record<string, string> = {}): Recor
 }
 
 /**
- * Runs an app's main.ts as a child (dies with the test process); its output goes to logFile.
- * It leads a process group of its own, as npm start's process does under a terminal.
+ * Runs an app's main.ts as a child (dies with the test process); its output is appended to
+ * logFile (a restarted app continues the same log).
+ * It leads a process group of its own (spawnManaged), as npm start's process does under a terminal.
  */
 export function spawnApp(main: string, env: Record<string, string>, logFile: string): ChildProcess {
-  const child = spawnManaged(process.execPath, ["--import", "tsx", main], { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
-  const log = createWriteStream(logFile, { flags: "a" });
-  child.stdout?.pipe(log);
-  child.stderr?.pipe(log);
-  return child;
+  return spawnEntry(main, { env, logFile, append: true });
 }
 
 export function exited(child: ChildProcess): Promise<void> {

@@ -1,6 +1,6 @@
 import { connect } from "node:net";
 import { createLogger } from "../../apps/core/logger.js";
-import { createRedis, type Redis } from "../../apps/core/redis.js";
+import { createRedis, deleteByPrefix, type Redis } from "../../apps/core/redis.js";
 import { randomId, stackInfo } from "./env.js";
 
 /** A Redis client with the project's scripts, and a key prefix of this test's own (deleted after). */
@@ -11,13 +11,7 @@ export function testRedis(): { redis: Redis; prefix: string; cleanup(): Promise<
     redis,
     prefix,
     async cleanup() {
-      // Only keys under this test's prefix.
-      let cursor = "0";
-      do {
-        const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
-        cursor = next;
-        if (keys.length) await redis.del(...keys);
-      } while (cursor !== "0");
+      await deleteByPrefix(redis, prefix); // only keys under this test's prefix
       redis.disconnect();
     },
   };
