@@ -3,11 +3,11 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { loadConfig } from "../apps/core/config.js";
 import { newOrderId } from "../apps/core/ids.js";
-import { reserveKeys, saleKeys } from "../apps/core/keys.js";
 import { createLogger } from "../apps/core/logger.js";
-import { orderMessageHead } from "../apps/core/order-message.js";
 import { createRedis, createRedisPool, deleteByPrefix, type Redis } from "../apps/core/redis.js";
-import { createReservations } from "../apps/core/reservations.js";
+import { reserveKeys, saleKeys } from "../apps/domain/keys.js";
+import { orderMessageHead } from "../apps/domain/order-message.js";
+import { createReservations } from "../apps/domain/reservations.js";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 

@@ -1,9 +1,9 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../core/http.js";
-import { createReconciler } from "../core/reconcile.js";
-import { createRedisGuard } from "../core/redis-guard.js";
-import { createReservations } from "../core/reservations.js";
 import { type Services, sharedKafkaAdmin } from "../core/services.js";
+import { createReconciler } from "../domain/reconcile.js";
+import { createRedisGuard } from "../domain/redis-guard.js";
+import { createReservations } from "../domain/reservations.js";
 import { requireAdmin } from "./auth.js";
 import type { AdminContext } from "./context.js";
 import * as getOrder from "./routes/orders.$orderId.get.js";

@@ -1,7 +1,7 @@
-import type { Reconciler } from "../core/reconcile.js";
-import type { RedisGuard } from "../core/redis-guard.js";
-import type { Reservations } from "../core/reservations.js";
 import type { Services } from "../core/services.js";
+import type { Reconciler } from "../domain/reconcile.js";
+import type { RedisGuard } from "../domain/redis-guard.js";
+import type { Reservations } from "../domain/reservations.js";
 
 export interface AdminContext {
   services: Services;

@@ -2,10 +2,10 @@ import type { MiddlewareHandler } from "hono";
 import { AppError } from "../core/errors.js";
 import { type AppEnv, requestHeader } from "../core/http.js";
 import { INTERNAL_HEADER, internalToken, safeEqual, USER_HEADER } from "../core/identity.js";
-import type { RedisGuard } from "../core/redis-guard.js";
-import type { Reservations } from "../core/reservations.js";
-import type { SaleCache } from "../core/sale-cache.js";
 import type { Services } from "../core/services.js";
+import type { RedisGuard } from "../domain/redis-guard.js";
+import type { Reservations } from "../domain/reservations.js";
+import type { SaleCache } from "../domain/sale-cache.js";
 import type { Handoff } from "./handoff.js";
 
 /** What the API's route modules share. */

@@ -2,7 +2,7 @@ import type { ConnectedProducer, Topics } from "../core/kafka.js";
 import type { Logger } from "../core/logger.js";
 import type { PlatformMetrics } from "../core/metrics.js";
 import { every } from "../core/periodic.js";
-import type { Reservations } from "../core/reservations.js";
+import type { Reservations } from "../domain/reservations.js";
 
 /**
  * Hands accepted orders to Kafka without losing any.

@@ -1,9 +1,24 @@
-import { type Stack, startStack } from "../../infra/stack.js";
 import { type Config, defaultSecretsInUse, loadConfigOrExit } from "./config.js";
 import { migrateDatabase } from "./db/client.js";
 import { createLogger, type Logger } from "./logger.js";
 import { redactUrl } from "./redis.js";
 import { createServices, type Services } from "./services.js";
+
+/**
+ * Where the shared services are. Each main.ts passes infra/stack.ts's `startStack` (the embedded
+ * stack for whatever the environment leaves unset), so this plumbing never imports infra/ and a
+ * test or another deployment can hand in its own.
+ */
+export interface Stack {
+  redisUrl: string;
+  databaseUrl: string;
+  kafkaBrokers: string;
+  /** Control address of an embedded Kafka mock, when one was started. */
+  kafkaControl?: string;
+  sources: { redis: string; mysql: string; kafka: string };
+  stop(): Promise<void>;
+}
+export type StackProvider = (opts: { env: Record<string, string | undefined>; topicPrefix: string }) => Promise<Stack>;
 
 export interface Booted {
   config: Config;
@@ -17,7 +32,11 @@ export interface Booted {
  * the embedded stack for whatever REDIS_URL / DATABASE_URL / KAFKA_BROKERS leave unset, apply
  * migrations, and connect the shared clients.
  */
-export async function bootstrap(name: string, env: Record<string, string | undefined> = process.env): Promise<Booted> {
+export async function bootstrap(
+  name: string,
+  startStack: StackProvider,
+  env: Record<string, string | undefined> = process.env,
+): Promise<Booted> {
   const base = loadConfigOrExit(env);
   const logger = createLogger({ level: base.LOG_LEVEL, name });
   const stack = await startStack({ env: base as unknown as Record<string, string | undefined>, topicPrefix: base.KAFKA_TOPIC_PREFIX });

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { USER_ID_PATTERN } from "../core/order-message.js";
+import { USER_ID_PATTERN } from "../domain/order-message.js";
 
 interface Verified {
   sub: string;

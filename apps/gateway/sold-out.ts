@@ -1,7 +1,7 @@
 import type { Logger } from "../core/logger.js";
 import { every } from "../core/periodic.js";
 import type { Redis } from "../core/redis.js";
-import type { Reservations } from "../core/reservations.js";
+import type { Reservations } from "../domain/reservations.js";
 
 /**
  * Which sales are sold out, held in memory so the gateway answers 410 with no Redis or API call.

@@ -1,9 +1,9 @@
 import { and, asc, count, eq, gt, inArray, isNotNull, isNull, lte, or, sql } from "drizzle-orm";
 import { orders } from "../core/db/schema/index.js";
 import { every } from "../core/periodic.js";
-import type { Reservations } from "../core/reservations.js";
 import type { Services } from "../core/services.js";
-import { returnStock } from "../core/stock-return.js";
+import type { Reservations } from "../domain/reservations.js";
+import { returnStock } from "../domain/stock-return.js";
 
 export interface ExpiryOptions {
   /** Orders closed per transaction. */

@@ -3,9 +3,9 @@ import type { EachBatchPayload } from "kafkajs";
 import { ER_DUP_ENTRY, isTransient, sqlErrno } from "../core/db/errors.js";
 import { orders, type PaymentOutcome, payments } from "../core/db/schema/index.js";
 import { consumerTiming, createConsumer, supervisedConsumer } from "../core/kafka.js";
-import { type PaymentMessage, paymentMessageSchema } from "../core/payment-event.js";
-import type { Reservations } from "../core/reservations.js";
 import type { Services } from "../core/services.js";
+import { type PaymentMessage, paymentMessageSchema } from "../domain/payment-event.js";
+import type { Reservations } from "../domain/reservations.js";
 
 export type ApplyResult = { kind: "applied"; outcome: PaymentOutcome } | { kind: "already_processed" } | { kind: "order_in_transit" };
 

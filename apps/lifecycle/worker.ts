@@ -1,10 +1,10 @@
 import { gt, sql } from "drizzle-orm";
 import { sales } from "../core/db/schema/index.js";
 import { every } from "../core/periodic.js";
-import { createReconciler, fullPassReason } from "../core/reconcile.js";
-import { createRedisGuard } from "../core/redis-guard.js";
-import { createReservations } from "../core/reservations.js";
 import { type Services, sharedKafkaAdmin } from "../core/services.js";
+import { createReconciler, fullPassReason } from "../domain/reconcile.js";
+import { createRedisGuard } from "../domain/redis-guard.js";
+import { createReservations } from "../domain/reservations.js";
 import { createExpiryWorker } from "./expiry.js";
 import { createPaymentsConsumer } from "./payments.js";
 

@@ -2,7 +2,7 @@ import { inArray } from "drizzle-orm";
 import type { Db } from "../core/db/client.js";
 import { ER_DUP_ENTRY, sqlErrno } from "../core/db/errors.js";
 import { type NewOrder, orders } from "../core/db/schema/index.js";
-import type { OrderMessage } from "../core/order-message.js";
+import type { OrderMessage } from "../domain/order-message.js";
 
 export function toRow(m: OrderMessage, now: Date): NewOrder {
   return {

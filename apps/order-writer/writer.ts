@@ -1,8 +1,8 @@
 import type { Batch, EachBatchPayload, IHeaders, Producer } from "kafkajs";
 import { isTransient, sqlErrno } from "../core/db/errors.js";
 import { consumerLag, consumerTiming, createConsumer, createProducer, supervisedConsumer } from "../core/kafka.js";
-import { type OrderMessage, orderMessageSchema } from "../core/order-message.js";
 import type { Services } from "../core/services.js";
+import { type OrderMessage, orderMessageSchema } from "../domain/order-message.js";
 import { persistOrders } from "./persist.js";
 import { TokenBucket } from "./token-bucket.js";
 

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { signPayment } from "../core/payment-event.js";
+import { signPayment } from "../domain/payment-event.js";
 
 export interface SimulateOptions {
   baseUrl: string;

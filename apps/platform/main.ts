@@ -1,3 +1,4 @@
+import { startStack } from "../../infra/stack.js";
 import { createAdminRoutes } from "../admin/app.js";
 import { bootstrap } from "../core/bootstrap.js";
 import { forkHttpWorkers, isHttpWorker, workerCount, workerEnv } from "../core/cluster.js";
@@ -16,7 +17,7 @@ import { startEdge } from "./edge.js";
  * and this process keeps the rest.
  */
 const startedAt = performance.now() - process.uptime() * 1000; // count from process start, imports included
-const { config, logger, services, stack } = await bootstrap(isHttpWorker ? "seckill-http" : "seckill");
+const { config, logger, services, stack } = await bootstrap(isHttpWorker ? "seckill-http" : "seckill", startStack);
 
 if (isHttpWorker) {
   const edge = await startEdge(services);

@@ -1,4 +1,4 @@
-import type { PreloadSettings } from "../../apps/core/reservations.js";
+import type { PreloadSettings } from "../../apps/domain/reservations.js";
 import { randomId } from "./env.js";
 
 type AppLike = { request(path: string, init?: RequestInit): Response | Promise<Response> };

@@ -177,7 +177,7 @@ describe("order lifecycle: payments, expiry, stock return", () => {
     const unsigned = await fetch(`${baseUrl}/api/payments/callback`, { method: "POST", body: "{}" });
     expect(unsigned.status).toBe(401);
     const ts = Math.floor(Date.now() / 1000);
-    const { signPayment } = await import("../../apps/core/payment-event.js");
+    const { signPayment } = await import("../../apps/domain/payment-event.js");
     const malformed = await fetch(`${baseUrl}/api/payments/callback`, {
       method: "POST",
       headers: { "x-timestamp": String(ts), "x-signature": signPayment(secret, ts, '{"orderId":"x"}') },

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { and, eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { orders } from "../../apps/core/db/schema/index.js";
-import { fullPassReason, type ReconcileReport } from "../../apps/core/reconcile.js";
+import { fullPassReason, type ReconcileReport } from "../../apps/domain/reconcile.js";
 import { createOrderWriter } from "../../apps/order-writer/writer.js";
 import { provideRedis } from "../../infra/redis-server.js";
 import type { Provided } from "../../infra/stack.js";

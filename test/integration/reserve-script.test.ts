@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { newOrderId } from "../../apps/core/ids.js";
-import { orderMessageSchema } from "../../apps/core/order-message.js";
 import type { Redis } from "../../apps/core/redis.js";
-import { createReservations, type Reservations } from "../../apps/core/reservations.js";
+import { orderMessageSchema } from "../../apps/domain/order-message.js";
+import { createReservations, type Reservations } from "../../apps/domain/reservations.js";
 import { testRedis } from "../helpers/redis.js";
 import { openSale } from "../helpers/sales.js";
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createSaleCache } from "../../apps/core/sale-cache.js";
+import { createSaleCache } from "../../apps/domain/sale-cache.js";
 import { randomId } from "../helpers/env.js";
 import { startTestPlatform, type TestPlatform } from "../helpers/platform.js";
 

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { newOrderId } from "../../apps/core/ids.js";
-import { createReservations } from "../../apps/core/reservations.js";
+import { createReservations } from "../../apps/domain/reservations.js";
 import { randomId } from "../helpers/env.js";
 import { testRedis } from "../helpers/redis.js";
 

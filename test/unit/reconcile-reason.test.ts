@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { fullPassReason, type QuickLook } from "../../apps/core/reconcile.js";
+import { fullPassReason, type QuickLook } from "../../apps/domain/reconcile.js";
 
 const fine: QuickLook = {
   loaded: true,

@@ -3,8 +3,8 @@ import type { Hono } from "hono";
 import { orders, sales } from "../../core/db/schema/index.js";
 import { AppError } from "../../core/errors.js";
 import type { AppEnv } from "../../core/http.js";
-import { DEFAULT_HANDOFF_GRACE_MS } from "../../core/reservations.js";
 import { json } from "../../core/respond.js";
+import { DEFAULT_HANDOFF_GRACE_MS } from "../../domain/reservations.js";
 import type { AdminContext } from "../context.js";
 
 /** GET /admin/sales/:id/stats: where the sale's stock and orders are, across Redis and MySQL. */

@@ -5,8 +5,8 @@ import { type Sale, sales } from "../../core/db/schema/index.js";
 import { AppError, parseJsonBody } from "../../core/errors.js";
 import type { AppEnv } from "../../core/http.js";
 import { newOrderId } from "../../core/ids.js";
-import { SALE_ID_PATTERN } from "../../core/order-message.js";
 import { json } from "../../core/respond.js";
+import { SALE_ID_PATTERN } from "../../domain/order-message.js";
 import type { AdminContext } from "../context.js";
 
 const isoDate = z.iso.datetime({ offset: true }).transform((s) => new Date(s));

@@ -2,8 +2,8 @@ import type { Hono } from "hono";
 import { AppError, parseJsonBody } from "../../core/errors.js";
 import { type AppEnv, requestHeader } from "../../core/http.js";
 import type { ConnectedProducer } from "../../core/kafka.js";
-import { type PaymentMessage, paymentCallbackSchema, verifyPaymentSignature } from "../../core/payment-event.js";
 import { json } from "../../core/respond.js";
+import { type PaymentMessage, paymentCallbackSchema, verifyPaymentSignature } from "../../domain/payment-event.js";
 import type { ApiContext } from "../context.js";
 
 /**

@@ -1,9 +1,9 @@
 import type { Hono } from "hono";
 import { AppError } from "../../core/errors.js";
 import type { AppEnv } from "../../core/http.js";
-import { SALE_ID_PATTERN } from "../../core/order-message.js";
 import { json } from "../../core/respond.js";
-import type { SaleInfo } from "../../core/sale-cache.js";
+import { SALE_ID_PATTERN } from "../../domain/order-message.js";
+import type { SaleInfo } from "../../domain/sale-cache.js";
 import type { ApiContext } from "../context.js";
 
 export type SaleState = "upcoming" | "open" | "sold_out" | "ended";

@@ -3,9 +3,9 @@ import { z } from "zod";
 import { ALREADY_PURCHASED_MESSAGE, AppError, parseJsonBody } from "../../core/errors.js";
 import { type AppEnv, requestHeader } from "../../core/http.js";
 import { newOrderId } from "../../core/ids.js";
-import { SALE_ID_PATTERN } from "../../core/order-message.js";
-import type { ReserveOutcome } from "../../core/reservations.js";
 import { json } from "../../core/respond.js";
+import { SALE_ID_PATTERN } from "../../domain/order-message.js";
+import type { ReserveOutcome } from "../../domain/reservations.js";
 import { type ApiContext, requireUser } from "../context.js";
 
 const bodySchema = z

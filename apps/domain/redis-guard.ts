@@ -1,5 +1,5 @@
-import type { Logger } from "./logger.js";
-import type { Redis } from "./redis.js";
+import type { Logger } from "../core/logger.js";
+import type { Redis } from "../core/redis.js";
 import type { Reservations } from "./reservations.js";
 
 /**

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ORDER_ID_PATTERN } from "./ids.js";
+import { ORDER_ID_PATTERN } from "../core/ids.js";
 
 export const SALE_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 export const USER_ID_PATTERN = /^[A-Za-z0-9_.:@-]{1,64}$/;

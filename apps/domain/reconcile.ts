@@ -1,10 +1,10 @@
 import { eq, inArray, sql } from "drizzle-orm";
 import type { Admin } from "kafkajs";
-import { orders, sales } from "./db/schema/index.js";
-import { consumerLag } from "./kafka.js";
+import { orders, sales } from "../core/db/schema/index.js";
+import { consumerLag } from "../core/kafka.js";
+import type { Services } from "../core/services.js";
 import { orderMessageSchema } from "./order-message.js";
 import type { Reservations } from "./reservations.js";
-import type { Services } from "./services.js";
 import { returnStock } from "./stock-return.js";
 
 export type ReconcileState =

@@ -1,6 +1,6 @@
 import { and, inArray, isNotNull, isNull, sql } from "drizzle-orm";
-import type { Db } from "./db/client.js";
-import { orders } from "./db/schema/index.js";
+import type { Db } from "../core/db/client.js";
+import { orders } from "../core/db/schema/index.js";
 import type { Reservations } from "./reservations.js";
 
 export interface ClosedOrder {

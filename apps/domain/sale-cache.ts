@@ -1,8 +1,8 @@
 import { eq } from "drizzle-orm";
-import type { Db } from "./db/client.js";
-import { type Sale, sales } from "./db/schema/index.js";
+import type { Db } from "../core/db/client.js";
+import { type Sale, sales } from "../core/db/schema/index.js";
+import type { Redis } from "../core/redis.js";
 import type { GlobalKeys } from "./keys.js";
-import type { Redis } from "./redis.js";
 
 /** A sale's static description (what does not change while it runs). */
 export interface SaleInfo {

@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
-import { ORDER_ID_PATTERN } from "./ids.js";
+import { ORDER_ID_PATTERN } from "../core/ids.js";
 
 /**
  * The payment provider's callback: `X-Timestamp` (Unix seconds) and `X-Signature` = hex

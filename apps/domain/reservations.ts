@@ -1,6 +1,6 @@
+import type { Redis } from "../core/redis.js";
 import { globalKeys, reserveKeys, saleKeys } from "./keys.js";
 import { orderMessageHead } from "./order-message.js";
-import type { Redis } from "./redis.js";
 
 /**
  * Typed wrappers of the reservation scripts (lua/reserve-6.lua, handoff-claim-2.lua,
