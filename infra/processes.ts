@@ -1,6 +1,7 @@
 import { type ChildProcess, execFileSync, type SpawnOptions, spawn } from "node:child_process";
 import { createWriteStream, existsSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { PROJECT_ROOT } from "../apps/core/paths.js";
 
 /**
  * Child processes of the embedded stack. Each is started under `setpriv --pdeathsig SIGTERM`
@@ -34,14 +35,18 @@ export function spawnManaged(command: string, args: string[], opts: SpawnOptions
 }
 
 /**
- * Runs a TypeScript entry point (`apps/.../main.ts`, a bench server) with tsx as a managed child;
+ * Runs a TypeScript entry point (`apps/.../main.ts`, a bench server) as a managed child;
  * its stdout and stderr go to `logFile` (appended with `append`: one log across restarts).
  */
 export function spawnEntry(
   entry: string,
   opts: { env: Record<string, string | undefined>; logFile: string; append?: boolean; cwd?: string },
 ): ChildProcess {
-  const child = spawnManaged(process.execPath, ["--import", "tsx", entry], {
+  // The platform's own entries run from the ahead-of-time build, as `npm start` and production
+  // do (infra/start.mjs); anything else (bench reference servers) through tsx.
+  const compiled = /(^|\/)(apps|infra)\/.*\.ts$/.test(entry) && !entry.includes("loadtest/");
+  const args = compiled ? [`${PROJECT_ROOT}infra/start.mjs`, entry.replace(PROJECT_ROOT, "")] : ["--import", "tsx", entry];
+  const child = spawnManaged(process.execPath, args, {
     cwd: opts.cwd,
     env: opts.env,
     stdio: ["ignore", "pipe", "pipe"],

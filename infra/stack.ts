@@ -1,5 +1,5 @@
-import { fileURLToPath } from "node:url";
 import { TOPIC_PARTITIONS, topicNames } from "../apps/core/kafka.js";
+import { PROJECT_ROOT } from "../apps/core/paths.js";
 import { startKafkaMock } from "./kafka-mock/launch.js";
 import { provideMysql } from "./mariadb-server.js";
 import { provideRedis } from "./redis-server.js";
@@ -35,7 +35,7 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-export const PROJECT_ROOT = fileURLToPath(new URL("../", import.meta.url));
+export { PROJECT_ROOT };
 export const DEFAULT_DATA_DIR = `${PROJECT_ROOT}.data`;
 
 /**

@@ -1,14 +1,11 @@
 import { mkdirSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
-import mysql from "mysql2/promise";
-import { freePort, spawnEntry, stopChild } from "../infra/processes.js";
-import { startStack } from "../infra/stack.js";
-import { dropRedisPrefix, reserveCeiling, writerThroughput } from "./ceilings.js";
-import { LAYOUTS, type LayoutKind, startLayout, waitReady } from "./layouts.js";
+import { reserveCeiling, writerThroughput } from "./ceilings.js";
+import { startHarness, withDatabase } from "./harness.js";
+import { LAYOUTS, type LayoutKind, startLayout } from "./layouts.js";
 import { chart, table } from "./report.js";
 import { runDrive } from "./run-drive.js";
-import { accept, type BenchContext, contention, type Row, repeat, soldOut, warmUp } from "./scenarios.js";
+import { accept, contention, crowd, crowdVerdicts, type Row, repeat, soldOut, warmUp } from "./scenarios.js";
 import { memory, soak, spike } from "./twins.js";
 
 /**
@@ -20,59 +17,22 @@ import { memory, soak, spike } from "./twins.js";
  * of its own. Prints a table and the target verdicts, writes loadtest/results/bench.json and .svg.
  *
  * Knobs: BENCH_SECONDS (per run, default 8), BENCH_CONNECTIONS (100), BENCH_LAYOUTS
- * (one-process,workers,split), BENCH_MEMORY_USERS (1000000; 0 skips), BENCH_SOAK_SECONDS (20).
+ * (one-process,workers,split), BENCH_MEMORY_USERS (1000000; 0 skips), BENCH_SOAK_SECONDS (20);
+ * the crowd's BENCH_CROWD_BUYERS (20000), BENCH_CROWD_STOCK (1000), BENCH_CROWD_CONNECTIONS (200),
+ * BENCH_FLOOD_SECONDS (10). `npm run bench:crowd` repeats the crowd alone and prints medians.
  */
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const RESULTS = `${ROOT}loadtest/results/`;
-const prefix = `bench${Date.now().toString(36)}`;
-const ports = { baseline: await freePort(), db: await freePort() };
-const ctx: BenchContext = {
-  prefix,
-  baselineUrl: `http://127.0.0.1:${ports.baseline}/`,
-  dbBaselineUrl: `http://127.0.0.1:${ports.db}`,
-  durationS: Number(process.env.BENCH_SECONDS ?? 8),
-  connections: Number(process.env.BENCH_CONNECTIONS ?? 100),
-  step: (what) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${what}...\n`),
-};
+const { prefix, stack, env, ctx, extraDbs, stop } = await startHarness("bench");
 const layouts = (process.env.BENCH_LAYOUTS ?? "one-process,workers,split").split(",") as LayoutKind[];
 const memoryUsers = Number(process.env.BENCH_MEMORY_USERS ?? 1_000_000);
 const soakSeconds = Number(process.env.BENCH_SOAK_SECONDS ?? 20);
 const TWINS_ON: LayoutKind = layouts.includes("workers") ? "workers" : layouts[0];
-
-// --- the services and the two reference servers ----------------------------------------------
-// One stack for every layout: Redis and MariaDB reused from their default ports (own key prefix,
-// own database), a Kafka mock of this run's own.
-const withDatabase = (url: string, name: string) => Object.assign(new URL(url), { pathname: `/${name}` }).toString();
-const given = process.env.DATABASE_URL;
-const stack = await startStack({
-  database: prefix,
-  // A database of this run's own even where DATABASE_URL names one: the bench drops it at the end.
-  env: { REDIS_URL: process.env.REDIS_URL, DATABASE_URL: given ? withDatabase(given, prefix) : undefined },
-});
-const env = {
-  ...process.env,
-  LOG_LEVEL: "warn",
-  REDIS_URL: stack.redisUrl,
-  DATABASE_URL: stack.databaseUrl,
-  KAFKA_BROKERS: stack.kafkaBrokers,
-  REDIS_KEY_PREFIX: `${prefix}:`,
-  MAX_INFLIGHT_PURCHASES: "100000",
-};
-const reference = (name: string, port: number) => {
-  return spawnEntry(`loadtest/servers/${name}.ts`, {
-    cwd: ROOT,
-    env: { ...env, PORT: String(port) },
-    logFile: `${tmpdir()}/seckill-bench-${name}.log`,
-  });
-};
-const baselineServer = reference("baseline", ports.baseline);
-const dbServer = reference("db-baseline", ports.db);
+const ports = { baseline: new URL(ctx.baselineUrl).port, db: new URL(ctx.dbBaselineUrl).port };
 const rows: Row[] = [];
 const memoryChecks: { layout: string; before: number; after: number; users: number }[] = [];
 
 try {
-  await waitReady(`http://127.0.0.1:${ports.baseline}/`);
-  await waitReady(`http://127.0.0.1:${ports.db}/healthz`);
   const drive = { method: "POST" as const, durationS: ctx.durationS, connections: ctx.connections };
 
   // The bare server is measured again right before each layout, and that layout's ratios use
@@ -105,6 +65,8 @@ try {
       const acceptRow = await accept(ctx, layout);
       const sold = await soldOut(ctx, layout);
       rows.push(acceptRow, sold.row, await repeat(ctx, layout), await contention(ctx, layout));
+      const c = await crowd(ctx, layout);
+      rows.push(c.crowd, c.flood);
       if (kind === TWINS_ON) {
         rows.push(await spike(ctx, layout, Math.round(acceptRow.rps)));
         rows.push(await soak(ctx, layout, Math.round(acceptRow.rps / 2), soakSeconds));
@@ -152,6 +114,7 @@ try {
   });
 
   ctx.step("writer");
+  extraDbs.push(`${prefix}_writer`);
   const writer = await writerThroughput({ databaseUrl: withDatabase(stack.databaseUrl, `${prefix}_writer`), rows: 50_000, throttle: 2000 });
   rows.push({
     scenario: "writer",
@@ -173,6 +136,7 @@ try {
     verdict(`[${kind}] accept >= 0.20x baseline`, ratio(of("accept")) >= 0.2, ratio(of("accept")).toFixed(2));
     verdict(`[${kind}] sold-out >= 0.85x baseline`, ratio(of("sold-out")) >= 0.85, ratio(of("sold-out")).toFixed(2));
     verdict(`[${kind}] repeat >= 0.70x baseline`, ratio(of("repeat")) >= 0.7, ratio(of("repeat")).toFixed(2));
+    for (const v of crowdVerdicts(of("crowd"), of("crowd flood"))) verdict(`[${kind}] ${v.target}`, v.met, v.figure);
     const con = of("contention");
     verdict(
       `[${kind}] contention >= 10x db-baseline, nothing oversold or lost`,
@@ -219,11 +183,5 @@ try {
   writeFileSync(`${RESULTS}bench.svg`, chart(rows));
   process.stderr.write(`wrote ${RESULTS}bench.json and bench.svg\n`);
 } finally {
-  await Promise.all([stopChild(baselineServer), stopChild(dbServer)]);
-  await stack.stop();
-  // This run's data goes: its Redis keys and its databases.
-  await dropRedisPrefix(stack.redisUrl, `${prefix}:`);
-  const conn = await mysql.createConnection({ uri: withDatabase(stack.databaseUrl, "") });
-  for (const db of [prefix, `${prefix}_writer`]) await conn.query(`DROP DATABASE IF EXISTS \`${db}\``);
-  await conn.end();
+  await stop();
 }

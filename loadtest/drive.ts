@@ -54,15 +54,34 @@ const instance = autocannon({
   ],
 });
 // Without a callback autocannon returns its instance, which is both an emitter and a promise.
-(instance as unknown as import("node:events").EventEmitter).on("response", (_client: unknown, status: number) => {
-  if (status >= 200 && status < 300) last2xxAt = Date.now();
-});
+// Per answer: its exact status and its latency, so a crowd's winners (2xx) and refusals are
+// reported apart (autocannon's own histogram mixes them).
+const byStatus: Record<string, number> = {};
+const acceptedMs: number[] = [];
+const refusedMs: number[] = [];
+(instance as unknown as import("node:events").EventEmitter).on(
+  "response",
+  (_client: unknown, status: number, _bytes: number, responseTimeMs: number) => {
+    byStatus[status] = (byStatus[status] ?? 0) + 1;
+    if (status >= 200 && status < 300) {
+      last2xxAt = Date.now();
+      acceptedMs.push(responseTimeMs);
+    } else refusedMs.push(responseTimeMs);
+  },
+);
+const pct = (xs: number[], q: number) => {
+  if (xs.length === 0) return null;
+  const sorted = [...xs].sort((a, b) => a - b);
+  return Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] * 10) / 10;
+};
 const result = await instance;
 const statuses: Record<string, number> = {};
 for (const k of ["1xx", "2xx", "3xx", "4xx", "5xx"] as const) statuses[k] = (result as unknown as Record<string, number>)[k] ?? 0;
 process.stdout.write(
   `${JSON.stringify({
-    rps: result.requests.average,
+    // With `amount` the run is short and autocannon's per-second average counts its partial
+    // last second as a whole one: answers over the measured time instead.
+    rps: spec.amount ? result.requests.total / ((Date.now() - startedAt) / 1000) : result.requests.average,
     total: result.requests.total,
     p50: result.latency.p50,
     p99: result.latency.p99,
@@ -72,5 +91,8 @@ process.stdout.write(
     durationS: result.duration,
     startedAt,
     last2xxMs: last2xxAt ? last2xxAt - startedAt : null,
+    byStatus,
+    accepted: { p50: pct(acceptedMs, 0.5), p99: pct(acceptedMs, 0.99) },
+    refused: { p50: pct(refusedMs, 0.5), p99: pct(refusedMs, 0.99) },
   })}\n`,
 );

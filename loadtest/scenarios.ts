@@ -26,6 +26,10 @@ export interface Row {
   pairedBaseline?: number;
   /** contention only: req/s of the MySQL-only shop selling the same 1,000 units just before. */
   pairedDb?: number;
+  /** crowd only: req/s of a bare node:http server driven the same way just before. */
+  pairedNode?: number;
+  /** crowd only: latency (ms) of the winners' 202s, apart from the refusals. */
+  accepted?: { p50: number | null; p99: number | null };
   ratio?: string;
   notes: string[];
 }
@@ -34,6 +38,8 @@ export interface BenchContext {
   prefix: string;
   /** The bare Hono server: each scenario's peak is paired with a run against it just before. */
   baselineUrl: string;
+  /** A bare node:http server: the crowd is paired with it too (the floor of an HTTP answer here). */
+  bareNodeUrl: string;
   /** The MySQL-only shop: the contention scenario is paired with a run against it just before. */
   dbBaselineUrl: string;
   durationS: number;
@@ -239,4 +245,77 @@ export async function contention(ctx: BenchContext, layout: Layout): Promise<Row
   row.notes.push(`sold out ${peak.last2xxMs} ms after the first request, all 1,000 in MySQL ${inMysql} after it; ${check.note}`);
   if (!check.ok) row.errors += 1;
   return row;
+}
+
+/** The crowd's shape; BENCH_CROWD_* and BENCH_FLOOD_SECONDS override it. */
+export const CROWD_SHAPE = {
+  buyers: Number(process.env.BENCH_CROWD_BUYERS ?? 20_000),
+  stock: Number(process.env.BENCH_CROWD_STOCK ?? 1000),
+  connections: Number(process.env.BENCH_CROWD_CONNECTIONS ?? 200),
+  floodSeconds: Number(process.env.BENCH_FLOOD_SECONDS ?? 10),
+};
+
+/**
+ * The crowd's first second as it happens at a real sale: `buyers` distinct buyers (each one
+ * request) against `stock` units over `connections` connections, then `floodSeconds` of new
+ * buyers hammering the sold-out sale. Each run is paired with a bare node:http server and a bare
+ * Hono server driven the same way (same tokens) just before it. Reports requests/s, the winners'
+ * 202 latency apart from the refusals, when the last unit sold, and when the last accepted order
+ * was in MySQL (from the first request).
+ */
+export async function crowd(ctx: BenchContext, layout: Layout, tag = ""): Promise<{ crowd: Row; flood: Row }> {
+  const { buyers, stock, connections, floodSeconds } = CROWD_SHAPE;
+  ctx.step(`${layout.kind}: crowd${tag} (${buyers.toLocaleString("en")} buyers, ${stock.toLocaleString("en")} units)`);
+  const admin = adminClient(layout.admin, ctx.prefix);
+  const sale = await admin.sale(stock);
+  const buyersSpec = users(ctx, `${layout.kind}-crowd${tag}`, buyers);
+  const once = { method: "POST" as const, durationS: 60, connections, amount: buyers, users: buyersSpec };
+  const node = await runDrive({ ...once, url: ctx.bareNodeUrl });
+  const hono = await runDrive({ ...once, url: ctx.baselineUrl });
+  let persistedAt = 0;
+  let watching = true;
+  const watch = (async () => {
+    while (watching && !persistedAt) {
+      const st = await admin.stats(sale).catch(() => null);
+      if (st && st.accepted > 0 && st.remaining === 0 && st.persisted >= st.accepted) persistedAt = Date.now();
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  })();
+  const run = await runDrive({ ...once, url: `${layout.base}/api/sales/${sale}/orders` });
+  const settled = await admin.settled(sale);
+  watching = false;
+  await watch;
+  const check = ledger(settled.stats);
+  const row = toRow("crowd", layout, run, [
+    `${buyers.toLocaleString("en")} distinct buyers, ${stock.toLocaleString("en")} units, ${connections} connections`,
+    `202 p50 ${run.accepted?.p50} ms, p99 ${run.accepted?.p99} ms; refusals p50 ${run.refused?.p50} ms, p99 ${run.refused?.p99} ms`,
+    `sold out ${run.last2xxMs} ms after the first request; all accepted in MySQL ${persistedAt ? `${persistedAt - run.startedAt} ms` : "not seen"} after it`,
+    `bare node:http ${Math.round(node.rps).toLocaleString("en")}/s, bare Hono ${Math.round(hono.rps).toLocaleString("en")}/s just before`,
+    check.note,
+  ]);
+  row.notes[row.notes.length - 1] = `answers ${JSON.stringify(run.byStatus)}`; // exact statuses, not toRow's classes
+  row.pairedNode = node.rps;
+  row.pairedBaseline = hono.rps;
+  row.accepted = run.accepted;
+  if (!check.ok || settled.stats.accepted !== stock) row.errors += 1;
+
+  const flood = { method: "POST" as const, durationS: floodSeconds, connections, users: users(ctx, `${layout.kind}-flood${tag}`) };
+  const nodeFlood = await runDrive({ ...flood, url: ctx.bareNodeUrl });
+  const floodRun = await runDrive({ ...flood, url: `${layout.base}/api/sales/${sale}/orders` });
+  const floodRow = toRow("crowd flood", layout, floodRun, [`${floodSeconds} s of new buyers on the sold-out sale`]);
+  floodRow.pairedNode = nodeFlood.rps;
+  return { crowd: row, flood: floodRow };
+}
+
+/** The crowd's targets (same-run ratios, not timed tests): see the README's performance section. */
+export function crowdVerdicts(c: Row, flood: Row): { target: string; met: boolean; figure: string }[] {
+  const rNode = c.rps / (c.pairedNode ?? Number.NaN);
+  const fNode = flood.rps / (flood.pairedNode ?? Number.NaN);
+  const p99 = c.accepted?.p99 ?? Number.POSITIVE_INFINITY;
+  return [
+    { target: "crowd >= 0.8x bare node:http", met: rNode >= 0.8, figure: rNode.toFixed(2) },
+    { target: "crowd's accepted p99 <= 50 ms", met: p99 <= 50, figure: `${p99} ms` },
+    { target: "crowd: exactly the stock sold, all of it in MySQL", met: c.errors === 0, figure: c.notes.at(-2) ?? "" },
+    { target: "sold-out flood >= 0.9x bare node:http", met: fNode >= 0.9, figure: fNode.toFixed(2) },
+  ];
 }

@@ -1,11 +1,11 @@
 import { readdirSync, readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "./logger.js";
+import { fromRoot } from "./paths.js";
 
 export type { Redis };
 
-const LUA_DIR = fileURLToPath(new URL("../../lua/", import.meta.url));
+const LUA_DIR = fromRoot("lua/");
 
 export interface LuaScript {
   /** Command name on the client, e.g. `seckill_reserve` for lua/reserve-3.lua. */

@@ -40,7 +40,12 @@ if (isHttpWorker) {
     const admin = createAdminRoutes({ services });
     const writer = createOrderWriter(services);
     const lifecycle = createLifecycle(services);
-    await Promise.all([writer.start(), lifecycle.start()]);
+    // Not awaited before "ready": a consumer's first join of its group waits out the broker's
+    // group.initial.rebalance.delay.ms (3 s by default, and in the mock), and buying does not
+    // need the writer: accepted orders wait in Kafka meanwhile. A failure here still ends the
+    // start-up (below), as before.
+    const consumers = Promise.all([writer.start(), lifecycle.start()]);
+    consumers.catch(() => {});
     const adminHttp = config.ADMIN_PORT ? await listen(admin, config.HOST, config.ADMIN_PORT) : undefined;
 
     const base = `http://${config.HOST}:${edge.port}`;
@@ -65,10 +70,19 @@ if (isHttpWorker) {
         `  npm run pay -- <orderId>            # the provider's signed callback: the order becomes paid\n` +
         `  curl -s -H "Authorization: Bearer ${config.ADMIN_TOKEN}" ${base}/admin/sales/${demo.saleId}/stats\n\n`,
     );
-    return { edge, adminHttp, writer, lifecycle };
+    const t = performance.now();
+    consumers.then(
+      () => logger.info({ joinMs: Math.round(performance.now() - t) }, "order writer and lifecycle consumers joined their groups"),
+      (err) => {
+        logger.fatal({ err }, "the order writer or the lifecycle worker could not start; stopping");
+        process.kill(process.pid, "SIGTERM");
+      },
+    );
+    return { edge, adminHttp, writer, lifecycle, consumers };
   })();
   onShutdown(logger, async () => {
-    const { edge, adminHttp, writer, lifecycle } = await startup;
+    const { edge, adminHttp, writer, lifecycle, consumers } = await startup;
+    await consumers.catch(() => {});
     await edge.stop();
     await adminHttp?.close();
     await writer.stop(); // finishes the batches in hand and commits their offsets

@@ -1,13 +1,13 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, renameSync, statSync } from "node:fs";
 import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
+import { fromRoot } from "../../apps/core/paths.js";
 import { ensurePackages } from "../packages.js";
 import { spawnManaged, stopChild } from "../processes.js";
 import type { Provided } from "../stack.js";
 
-const SOURCE = fileURLToPath(new URL("./launcher.c", import.meta.url));
-const BUILD_DIR = fileURLToPath(new URL("./build/", import.meta.url));
+const SOURCE = fromRoot("infra/kafka-mock/launcher.c");
+const BUILD_DIR = fromRoot("infra/kafka-mock/build/");
 export const LAUNCHER_BIN = `${BUILD_DIR}launcher`;
 
 /** Compiles the launcher on first use (and again when launcher.c is newer than the binary). */

@@ -1,7 +1,7 @@
-import { fileURLToPath } from "node:url";
 import { drizzle, type MySql2Database } from "drizzle-orm/mysql2";
 import { migrate } from "drizzle-orm/mysql2/migrator";
 import mysql, { type Pool } from "mysql2/promise";
+import { fromRoot } from "../paths.js";
 import * as schema from "./schema/index.js";
 
 export type Db = MySql2Database<typeof schema>;
@@ -11,7 +11,7 @@ export interface Database {
   close(): Promise<void>;
 }
 
-export const MIGRATIONS_DIR = fileURLToPath(new URL("./migrations/", import.meta.url));
+export const MIGRATIONS_DIR = fromRoot("apps/core/db/migrations/");
 
 /** The database name in a mysql:// URL (the path). */
 export function databaseName(url: string): string {
