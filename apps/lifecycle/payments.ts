@@ -153,7 +153,11 @@ export function createPaymentsConsumer(
           { ...fields, waitedMs },
           "payment for an order that never became a row within PAYMENT_ORDER_WAIT_MS: recorded as unknown_order (check seckill.orders.dlq for the order; refund or apply it by hand)",
         );
-      else log.warn(fields, "payment for an unknown order recorded");
+      else
+        log.error(
+          fields,
+          "payment for an order neither MySQL nor Redis knows: recorded as unknown_order (refund it, or check the order id with the provider)",
+        );
     }
   }
 
