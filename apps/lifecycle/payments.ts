@@ -9,7 +9,12 @@ import type { Reservations } from "../domain/reservations.js";
 import { createPaymentParking } from "./payment-parking.js";
 
 export type ApplyResult =
-  | { kind: "applied"; outcome: PaymentOutcome /** txn_conflict: the order the transaction belongs to */; firstOrderId?: string }
+  | {
+      kind: "applied";
+      outcome: PaymentOutcome;
+      /** txn_conflict: the order the transaction belongs to. */
+      firstOrderId?: string;
+    }
   | { kind: "already_processed" }
   | { kind: "order_in_transit" };
 
@@ -31,10 +36,18 @@ export async function applyPayment(
   opts: ApplyOptions = {},
 ): Promise<ApplyResult> {
   // A deadlock only means two transactions met; the loser is rolled back whole and tries again.
+  // An insert that lost a race on a unique key looks once more: the winner may have been another
+  // order's use of the same transaction id (a conflict to record) or this very event (done).
+  let raced = false;
   for (let attempt = 1; ; attempt++) {
     try {
       return await applyOnce(services, reservations, m, opts);
     } catch (err) {
+      if (err instanceof LostInsertRace) {
+        if (raced) return { kind: "already_processed" };
+        raced = true;
+        continue;
+      }
       if (sqlErrno(err) !== ER_LOCK_DEADLOCK || attempt >= 5) throw err;
     }
   }
@@ -107,13 +120,16 @@ async function applyOnce(services: Services, reservations: Reservations, m: Paym
       return { kind: "applied", outcome } as const;
     });
   } catch (err) {
-    // The same event id under another transaction id, or a concurrent copy that won: already recorded.
-    if (err instanceof AlreadyDone || sqlErrno(err) === ER_DUP_ENTRY) return { kind: "already_processed" };
+    if (err instanceof AlreadyDone) return { kind: "already_processed" };
+    // The same event id under another transaction id, a concurrent copy, or a concurrent use of
+    // the transaction id by another order: applyPayment looks again.
+    if (sqlErrno(err) === ER_DUP_ENTRY) throw new LostInsertRace();
     throw err;
   }
 }
 
 class AlreadyDone extends Error {}
+class LostInsertRace extends Error {}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -227,4 +227,30 @@ describe.each(["utf8mb4_general_ci", "utf8mb4_bin"])("identifiers are byte-exact
     expect(again).toEqual({ kind: "already_processed" });
     expect(await db().select().from(paymentConflicts).where(eq(paymentConflicts.providerTxnId, txn))).toHaveLength(1);
   });
+
+  it("a transaction id reported for two orders at once ends as one payment and one recorded conflict, never a silent drop", async () => {
+    const saleId = await p.createSale({ stock: 2, priceCents: 500 });
+    const [a, b] = await ordersOf(saleId, [`race-a-${randomId()}`, `race-b-${randomId()}`]);
+    for (let round = 0; round < 5; round++) {
+      const txn = `ch_race_${randomId()}`;
+      const msg = (orderId: string, n: number) => ({
+        v: 1 as const,
+        receivedAt: Date.now(),
+        orderId,
+        amountCents: 500,
+        status: "failed" as const,
+        providerTxnId: txn,
+        eventId: `evt_${n}_${txn}`,
+      });
+      const outcomes = await Promise.all([
+        applyPayment(p.services, p.api.ctx.reservations, msg(a.id, 1)),
+        applyPayment(p.services, p.api.ctx.reservations, msg(b.id, 2)),
+      ]);
+      expect(outcomes.map((o) => (o.kind === "applied" ? o.outcome : o.kind)).sort()).toEqual(["failed", "txn_conflict"]);
+      const [row] = await db().select().from(payments).where(eq(payments.providerTxnId, txn));
+      const [conflict] = await db().select().from(paymentConflicts).where(eq(paymentConflicts.providerTxnId, txn));
+      expect(conflict.firstOrderId).toBe(row.orderId);
+      expect(new Set([row.orderId, conflict.orderId])).toEqual(new Set([a.id, b.id]));
+    }
+  });
 });
