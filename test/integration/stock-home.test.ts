@@ -67,6 +67,7 @@ describe("every sale's stock has one home", () => {
     expect((await body(await admin(a, "POST", `/admin/sales/${saleA}/reconcile`))).redis.remaining).toBe(2);
     expect((await body(await admin(b, "POST", `/admin/sales/${saleB}/reconcile`))).redis.remaining).toBe(3);
     expect((await a.stats(saleA)).remaining).toBe(2);
+    expect((await b.stats(saleA)).stockHome).toMatchObject({ prefix: a.services.config.REDIS_KEY_PREFIX });
   });
 
   it("moving a sale's home first proves the old home holds no stock, then the new home rebuilds it and the old one never sells it", async () => {
