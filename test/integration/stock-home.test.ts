@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sales } from "../../apps/core/db/schema/index.js";
 import { ownDatabase } from "../helpers/env.js";
 import { startTestPlatform, type TestPlatform } from "../helpers/platform.js";
+import { openSale } from "../helpers/sales.js";
 import { eventually } from "../helpers/wait.js";
 
 /**
@@ -104,5 +105,17 @@ describe("every sale's stock has one home", () => {
     expect((await body(res)).error.code).toBe("stock_home_unreachable");
     const [row] = await a.services.database.db.select().from(sales).where(eq(sales.id, saleId));
     expect(row.stockHomeRedis).toBe("redis-gone");
+  });
+
+  it("a pool of another home's sale found in this Redis (left from before homes were recorded) is blocked: it never sells", async () => {
+    const saleId = await a.createSale({ stock: 3 });
+    // B's Redis holds a pool of A's sale, as two platforms could have built before this rule.
+    await b.api.ctx.reservations.preload(saleId, openSale({ totalStock: 3 }), true);
+    expect((await b.buy(saleId, await b.token("stale-pool-1"))).status).toBe(202);
+    const rec = await body(await admin(b, "POST", `/admin/sales/${saleId}/reconcile`));
+    expect(rec).toMatchObject({ state: "elsewhere", redis: { loaded: true, blocked: true } });
+    expect((await b.buy(saleId, await b.token("stale-pool-2"))).status).toBe(503);
+    // At its home it sells on.
+    expect((await a.buy(saleId, await a.token("home-pool-1"))).status).toBe(202);
   });
 });
