@@ -118,4 +118,22 @@ describe("every sale's stock has one home", () => {
     // At its home it sells on.
     expect((await a.buy(saleId, await a.token("home-pool-1"))).status).toBe(202);
   });
+
+  it("a home whose Redis lost all its data (its identity too) moves only on the admin's word that it was lost, and then rebuilds from MySQL", async () => {
+    const saleId = await a.createSale({ stock: 3 });
+    expect((await a.buy(saleId, await a.token("wiped-1"))).status).toBe(202);
+    await eventually("row stored", async () => (await a.rows(saleId)) === 1 && (await a.stats(saleId)).pendingHandoff === 0, 30_000);
+    // What a wipe does to A's prefix: the sale's keys and the deployment's identity are gone.
+    const prefix = a.services.config.REDIS_KEY_PREFIX;
+    const wiped = await a.services.redis.keys(`${prefix}*`);
+    await a.services.redis.del(...wiped);
+    // The wiped Redis is a new home: A no longer rebuilds the sale on its own.
+    expect((await body(await admin(a, "POST", `/admin/sales/${saleId}/reconcile`))).state).toBe("elsewhere");
+    const refused = await admin(a, "POST", `/admin/sales/${saleId}/move-stock-home`);
+    expect((await body(refused)).error.code).toBe("stock_home_unreachable");
+    const moved = await admin(a, "POST", `/admin/sales/${saleId}/move-stock-home`, { oldHomeLost: true });
+    expect(moved.status).toBe(200);
+    const rebuilt = await body(await admin(a, "POST", `/admin/sales/${saleId}/reconcile`));
+    expect(rebuilt).toMatchObject({ state: "recomputed", redis: { remaining: 2 } });
+  });
 });

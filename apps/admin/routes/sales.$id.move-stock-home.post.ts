@@ -14,6 +14,12 @@ const bodySchema = z
      * the old home is looked for in this instance's Redis, under its own prefix).
      */
     fromRedisUrl: z.string().url().optional(),
+    /**
+     * The admin states that the old home's Redis lost all its data (its identity with it, e.g.
+     * restarted without persistence): the move is then allowed although the old identity is no
+     * longer found there, provided that Redis holds no keys of the sale under the old prefix.
+     */
+    oldHomeLost: z.boolean().optional(),
   })
   .strict();
 
@@ -25,6 +31,10 @@ const bodySchema = z
  * there, so the old home can never sell it again. Then the sale's home is re-pointed (only if it
  * is still the old one). The new home loads it with POST /admin/sales/:id/reconcile, which
  * recomputes the stock from MySQL (or with preload, for a sale with no orders).
+ *
+ * A Redis that lost all its data has lost the old identity too: `{"oldHomeLost": true}` then
+ * stands in for finding it (the admin's word), and the check that the sale has no stock there
+ * still runs.
  *
  * 200 {id, moved, from, to}; 404 sale_not_found; 409 stock_home_unreachable (the old home cannot
  * be inspected from here), stock_home_not_empty (it still holds stock), conflict (moved meanwhile).
@@ -46,10 +56,10 @@ export function register(app: Hono<AppEnv>, ctx: AdminContext) {
       const where = body.fromRedisUrl ? `the Redis at fromRedisUrl` : "this instance's Redis";
       try {
         const identity = await client.get(identityKey(from.prefix));
-        if (identity !== from.redis) {
+        if (identity !== from.redis && !body.oldHomeLost) {
           throw new AppError(
             "stock_home_unreachable",
-            `cannot prove that sale ${id}'s old home (${describeHome(from)}) holds no stock: ${where} has ${identity === null ? "no stock-home identity" : `identity ${identity}`} under that prefix. Name the old home's Redis with {"fromRedisUrl": "redis://..."}`,
+            `cannot prove that sale ${id}'s old home (${describeHome(from)}) holds no stock: ${where} has ${identity === null ? "no stock-home identity" : `identity ${identity}`} under that prefix. Name the old home's Redis with {"fromRedisUrl": "redis://..."}; if that Redis lost all its data, say so with {"oldHomeLost": true}`,
             { extra: { saleId: id, stockHome: from, found: identity } },
           );
         }
