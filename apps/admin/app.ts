@@ -4,9 +4,11 @@ import { type Services, sharedKafkaAdmin } from "../core/services.js";
 import { createReconciler } from "../domain/reconcile.js";
 import { createRedisGuard } from "../domain/redis-guard.js";
 import { createReservations } from "../domain/reservations.js";
+import { createStockHomes } from "../domain/stock-home.js";
 import { requireAdmin } from "./auth.js";
 import type { AdminContext } from "./context.js";
 import * as getOrder from "./routes/orders.$orderId.get.js";
+import * as moveStockHome from "./routes/sales.$id.move-stock-home.post.js";
 import * as preload from "./routes/sales.$id.preload.post.js";
 import * as reconcile from "./routes/sales.$id.reconcile.post.js";
 import * as stats from "./routes/sales.$id.stats.get.js";
@@ -23,11 +25,13 @@ export function createAdminRoutes({ services }: { services: Services }): Hono<Ap
     reservations,
     reconciler: createReconciler({ services, reservations, kafkaAdmin: sharedKafkaAdmin(services) }),
     guard: createRedisGuard({ redis: services.redis, reservations, logger: services.logger }),
+    stockHomes: createStockHomes({ db: services.database.db, redis: services.redis, prefix: services.config.REDIS_KEY_PREFIX }),
   };
   const app = new Hono<AppEnv>();
   app.use("/admin/*", requireAdmin(services.config.ADMIN_TOKEN, services.config.JWT_SECRET));
   createSale.register(app, ctx);
   preload.register(app, ctx);
+  moveStockHome.register(app, ctx);
   stats.register(app, ctx);
   reconcile.register(app, ctx);
   getOrder.register(app, ctx);

@@ -2,10 +2,12 @@ import type { Services } from "../core/services.js";
 import type { Reconciler } from "../domain/reconcile.js";
 import type { RedisGuard } from "../domain/redis-guard.js";
 import type { Reservations } from "../domain/reservations.js";
+import type { StockHomes } from "../domain/stock-home.js";
 
 export interface AdminContext {
   services: Services;
   reservations: Reservations;
   reconciler: Reconciler;
   guard: RedisGuard;
+  stockHomes: StockHomes;
 }

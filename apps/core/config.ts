@@ -97,7 +97,15 @@ const writer = z.object({
   RECONCILE_INTERVAL_MS: int(30_000, 0, 86_400_000),
 });
 
-const schemas = { server, redis, database, kafka, secrets, gateway, writer };
+const payments = z.object({
+  /**
+   * How long a payment whose order is not yet a MySQL row waits for it (parked on its own, the
+   * other payments go on) before it is recorded as `unknown_order` and alerted.
+   */
+  PAYMENT_ORDER_WAIT_MS: int(900_000, 100, 86_400_000),
+});
+
+const schemas = { server, redis, database, kafka, secrets, gateway, writer, payments };
 const full = z.object({
   ...server.shape,
   ...redis.shape,
@@ -106,6 +114,7 @@ const full = z.object({
   ...secrets.shape,
   ...gateway.shape,
   ...writer.shape,
+  ...payments.shape,
 });
 
 export type Config = z.infer<typeof full>;

@@ -95,8 +95,18 @@ export function createPlatformMetrics(registry: Registry) {
     }),
     payments: new Counter({
       name: "seckill_payments_total",
-      help: "Payment events applied, by outcome (applied, refund_required, duplicate_payment, amount_mismatch, failed, unknown_order)",
+      help: "Payment events applied, by outcome (applied, refund_required, duplicate_payment, amount_mismatch, failed, unknown_order, txn_conflict)",
       labelNames: ["outcome"] as const,
+      registers: r,
+    }),
+    paymentsParked: new Counter({
+      name: "seckill_payments_parked_total",
+      help: "Payments that arrived before their order was a MySQL row and were parked to wait for it (the other payments go on)",
+      registers: r,
+    }),
+    paymentsWaitingForOrder: new Gauge({
+      name: "seckill_payments_waiting_for_order",
+      help: "Payments parked now, waiting for their order to become a row (each ends applied or, after PAYMENT_ORDER_WAIT_MS, unknown_order)",
       registers: r,
     }),
     ordersClosed: new Counter({

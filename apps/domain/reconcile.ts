@@ -5,6 +5,7 @@ import { consumerLag } from "../core/kafka.js";
 import type { Services } from "../core/services.js";
 import { orderMessageSchema } from "./order-message.js";
 import type { Reservations } from "./reservations.js";
+import { createStockHomes, describeHome, recordedHome, type StockHome, sameHome } from "./stock-home.js";
 import { returnStock } from "./stock-return.js";
 
 export type ReconcileState =
@@ -17,7 +18,11 @@ export type ReconcileState =
   /** The sale needs a recompute but the order writer has not consumed everything yet: it stays closed; run again shortly. */
   | "waiting_for_writer"
   /** Something no automatic repair may touch (see `problems`). */
-  | "needs_attention";
+  | "needs_attention"
+  /** The sale's stock lives in another home (`stockHome`): nothing compared, rebuilt or reopened here. */
+  | "elsewhere"
+  /** No home recorded and this Redis does not hold the sale: nothing to compare until it is preloaded. */
+  | "no_home";
 
 export interface ReconcileReport {
   saleId: string;
@@ -31,6 +36,8 @@ export interface ReconcileReport {
   repairs: string[];
   problems: string[];
   reopened: boolean;
+  /** The sale's stock home, when it is not this instance's (states elsewhere and no_home). */
+  stockHome?: StockHome | null;
 }
 
 /** What the periodic pass reads of a sale before deciding whether it needs the full comparison. */
@@ -83,6 +90,45 @@ export function createReconciler(deps: { services: Services; reservations: Reser
   const { db } = services.database;
   const { redis, config } = services;
   const log = services.logger.child({ component: "reconcile" });
+  const homes = createStockHomes({ db, redis, prefix: config.REDIS_KEY_PREFIX });
+
+  /**
+   * A report when the sale's stock is not at this instance's home (see stock-home.ts): such a
+   * sale is never rebuilt, reopened or sold here. A sale with no home yet is adopted when this
+   * Redis holds it (preloaded before homes were recorded). Undefined: the sale is at home here.
+   */
+  async function notAtHome(sale: typeof sales.$inferSelect): Promise<ReconcileReport | undefined> {
+    let home = recordedHome(sale);
+    const loadedHere = (await redis.exists(reservations.keys(sale.id).meta)) === 1;
+    if (!home && loadedHere) home = (await homes.claim(sale.id)).home;
+    const self = await homes.here();
+    if (home && sameHome(home, self)) return undefined;
+    const report: ReconcileReport = {
+      saleId: sale.id,
+      state: home ? "elsewhere" : "no_home",
+      totalStock: sale.totalStock,
+      redis: { loaded: loadedHere, blocked: false, remaining: null, liveSlots: 0, pendingHandoff: 0, released: 0 },
+      mysql: { pendingPayment: 0, paid: 0, closed: 0, refundRequired: 0, releaseOwed: 0 },
+      kafka: { writerLag: null },
+      inTransit: 0,
+      repairs: [],
+      problems: [
+        home
+          ? `the sale's stock lives in ${describeHome(home)}, not here (${describeHome(self)}): reconcile it there, or move its home (POST /admin/sales/:id/move-stock-home)`
+          : "no stock home recorded and this Redis does not hold the sale: preload it on the instance that should sell it",
+      ],
+      reopened: false,
+      stockHome: home,
+    };
+    if (loadedHere) {
+      // A pool of it in this Redis (another home's sale) must not sell: blocked until an admin decides.
+      await reservations.block(sale.id);
+      report.redis.blocked = true;
+      report.problems.push("this Redis also holds a pool of the sale: blocked here so that only its home sells it");
+      log.error({ saleId: sale.id, stockHome: home, thisInstance: self }, "a sale homed elsewhere is loaded in this Redis: blocked here");
+    }
+    return report;
+  }
 
   async function writerLag(): Promise<number | null> {
     try {
@@ -96,6 +142,8 @@ export function createReconciler(deps: { services: Services; reservations: Reser
   async function reconcile(saleId: string): Promise<ReconcileReport | null> {
     const [sale] = await db.select().from(sales).where(eq(sales.id, saleId)).limit(1);
     if (!sale) return null;
+    const away = await notAtHome(sale);
+    if (away) return away;
     const k = reservations.keys(saleId);
     const rows = await db
       .select({
@@ -262,11 +310,19 @@ export function createReconciler(deps: { services: Services; reservations: Reser
   /** The cheap figures of a sale (two Redis reads, one aggregate query): see fullPassReason. */
   async function quickLook(saleId: string): Promise<QuickLook | null> {
     const [sale] = await db
-      .select({ totalStock: sales.totalStock, startsAt: sales.startsAt })
+      .select({
+        totalStock: sales.totalStock,
+        startsAt: sales.startsAt,
+        stockHomeRedis: sales.stockHomeRedis,
+        stockHomePrefix: sales.stockHomePrefix,
+      })
       .from(sales)
       .where(eq(sales.id, saleId))
       .limit(1);
     if (!sale) return null;
+    // Another home's sale: nothing to look at here (the full pass reports it).
+    const home = recordedHome(sale);
+    if (home && !sameHome(home, await homes.here())) return null;
     const k = reservations.keys(saleId);
     const [[meta, stock], [counts]] = await Promise.all([
       Promise.all([redis.hmget(k.meta, "accepted", "released", "blocked", "total"), redis.get(k.stock)]),

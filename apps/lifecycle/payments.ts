@@ -1,13 +1,27 @@
 import { and, eq } from "drizzle-orm";
-import type { EachBatchPayload } from "kafkajs";
+import type { Consumer, EachBatchPayload } from "kafkajs";
 import { ER_DUP_ENTRY, isTransient, sqlErrno } from "../core/db/errors.js";
-import { orders, type PaymentOutcome, payments } from "../core/db/schema/index.js";
+import { orders, type PaymentOutcome, paymentConflicts, payments } from "../core/db/schema/index.js";
 import { consumerTiming, createConsumer, supervisedConsumer } from "../core/kafka.js";
 import type { Services } from "../core/services.js";
 import { type PaymentMessage, paymentMessageSchema } from "../domain/payment-event.js";
 import type { Reservations } from "../domain/reservations.js";
+import { createPaymentParking } from "./payment-parking.js";
 
-export type ApplyResult = { kind: "applied"; outcome: PaymentOutcome } | { kind: "already_processed" } | { kind: "order_in_transit" };
+export type ApplyResult =
+  | {
+      kind: "applied";
+      outcome: PaymentOutcome;
+      /** txn_conflict: the order the transaction belongs to. */
+      firstOrderId?: string;
+    }
+  | { kind: "already_processed" }
+  | { kind: "order_in_transit" };
+
+export interface ApplyOptions {
+  /** The payment waited its full time for its order: no row now means `unknown_order`, even if Redis still holds the order. */
+  orderWaitOver?: boolean;
+}
 
 /**
  * Applies one payment event in a transaction: the order row is locked, and every status change
@@ -15,12 +29,25 @@ export type ApplyResult = { kind: "applied"; outcome: PaymentOutcome } | { kind:
  * the order in exactly one final state. The payments row, unique on the provider transaction
  * id, makes a repeated event a no-op.
  */
-export async function applyPayment(services: Services, reservations: Reservations, m: PaymentMessage): Promise<ApplyResult> {
+export async function applyPayment(
+  services: Services,
+  reservations: Reservations,
+  m: PaymentMessage,
+  opts: ApplyOptions = {},
+): Promise<ApplyResult> {
   // A deadlock only means two transactions met; the loser is rolled back whole and tries again.
+  // An insert that lost a race on a unique key looks once more: the winner may have been another
+  // order's use of the same transaction id (a conflict to record) or this very event (done).
+  let raced = false;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await applyOnce(services, reservations, m);
+      return await applyOnce(services, reservations, m, opts);
     } catch (err) {
+      if (err instanceof LostInsertRace) {
+        if (raced) return { kind: "already_processed" };
+        raced = true;
+        continue;
+      }
       if (sqlErrno(err) !== ER_LOCK_DEADLOCK || attempt >= 5) throw err;
     }
   }
@@ -28,21 +55,37 @@ export async function applyPayment(services: Services, reservations: Reservation
 
 const ER_LOCK_DEADLOCK = 1213;
 
-async function applyOnce(services: Services, reservations: Reservations, m: PaymentMessage): Promise<ApplyResult> {
+async function applyOnce(services: Services, reservations: Reservations, m: PaymentMessage, opts: ApplyOptions): Promise<ApplyResult> {
   const { db } = services.database;
   try {
     return await db.transaction(async (tx) => {
       // No lock here (a locking read of a missing row takes a gap lock, and two of those deadlock
       // on insert): the unique provider transaction id settles a concurrent copy (1062 below).
       const [seen] = await tx.select().from(payments).where(eq(payments.providerTxnId, m.providerTxnId));
+      // A transaction id belongs to the first order it was reported for, for ever: another
+      // order's use of it is kept apart (one row per event; a repeat is a 1062 below), never
+      // applied, and never re-points the first order's record.
+      if (seen && seen.orderId !== m.orderId) {
+        await tx.insert(paymentConflicts).values({
+          eventId: m.eventId,
+          providerTxnId: m.providerTxnId,
+          orderId: m.orderId,
+          firstOrderId: seen.orderId,
+          amountCents: m.amountCents,
+          status: m.status,
+          receivedAt: new Date(m.receivedAt),
+        });
+        return { kind: "applied", outcome: "txn_conflict", firstOrderId: seen.orderId } as const;
+      }
       // A transaction reported failed and later succeeded is the one repeat that still counts.
       if (seen && !(seen.status === "failed" && m.status === "succeeded")) return { kind: "already_processed" } as const;
 
       const [order] = await tx.select().from(orders).where(eq(orders.id, m.orderId)).for("update");
       let outcome: PaymentOutcome;
       if (!order) {
-        // Paid before the order writer stored it: try again shortly rather than lose the payment.
-        if (await services.redis.exists(reservations.global.order(m.orderId))) return { kind: "order_in_transit" } as const;
+        // Paid before the order writer stored it: the caller parks it and tries again shortly.
+        if (!opts.orderWaitOver && (await services.redis.exists(reservations.global.order(m.orderId))))
+          return { kind: "order_in_transit" } as const;
         outcome = "unknown_order";
       } else if (m.status === "failed") {
         outcome = "failed";
@@ -77,56 +120,123 @@ async function applyOnce(services: Services, reservations: Reservations, m: Paym
       return { kind: "applied", outcome } as const;
     });
   } catch (err) {
-    // The same event id under another transaction id, or a concurrent copy that won: already recorded.
-    if (err instanceof AlreadyDone || sqlErrno(err) === ER_DUP_ENTRY) return { kind: "already_processed" };
+    if (err instanceof AlreadyDone) return { kind: "already_processed" };
+    // The same event id under another transaction id, a concurrent copy, or a concurrent use of
+    // the transaction id by another order: applyPayment looks again.
+    if (sqlErrno(err) === ER_DUP_ENTRY) throw new LostInsertRace();
     throw err;
   }
 }
 
 class AlreadyDone extends Error {}
+class LostInsertRace extends Error {}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * The payments consumer: `seckill.payments` -> applyPayment, committing each batch's offsets
- * after its transactions. MySQL trouble and orders still in transit are retried with backoff
- * (the partition waits; nothing is skipped); an invalid message is logged and skipped.
+ * The payments consumer: `seckill.payments` -> applyPayment, committing each partition's offsets
+ * after its transactions. MySQL trouble is retried with backoff in place (every payment needs
+ * MySQL; nothing is skipped). A payment whose order is not a row yet never holds up the others:
+ * it is parked on its own (payment-parking.ts) and retried with backoff until
+ * PAYMENT_ORDER_WAIT_MS, then recorded as `unknown_order` and alerted. An invalid message is
+ * logged and skipped.
  */
-export function createPaymentsConsumer(services: Services, reservations: Reservations, opts: { groupId?: string } = {}) {
+export function createPaymentsConsumer(
+  services: Services,
+  reservations: Reservations,
+  opts: { groupId?: string; orderWaitMs?: number; parkedRetryMs?: number } = {},
+) {
   const { kafka, topics, metrics, config } = services;
   const log = services.logger.child({ component: "payments" });
-  async function handle(m: PaymentMessage, p: EachBatchPayload): Promise<void> {
+  let current: Consumer | undefined;
+  const committed = new Map<number, number>();
+
+  function report(m: PaymentMessage, result: Extract<ApplyResult, { kind: "applied" }>, waitedMs?: number): void {
+    metrics.payments.inc({ outcome: result.outcome });
+    const fields = { orderId: m.orderId, eventId: m.eventId, providerTxnId: m.providerTxnId, amountCents: m.amountCents };
+    if (result.outcome === "refund_required" || result.outcome === "duplicate_payment") {
+      log.error({ ...fields, outcome: result.outcome }, "payment must be refunded: it arrived for an order that is closed or already paid");
+    } else if (result.outcome === "amount_mismatch") {
+      log.error(fields, "payment amount does not match the order; not applied (investigate with the provider)");
+    } else if (result.outcome === "txn_conflict") {
+      log.error(
+        { ...fields, firstOrderId: result.firstOrderId, status: m.status },
+        `provider transaction ${m.providerTxnId} already belongs to order ${result.firstOrderId} and was now reported for order ${m.orderId}: recorded in payment_conflicts, not applied (check both orders with the provider)`,
+      );
+    } else if (result.outcome === "unknown_order") {
+      if (waitedMs !== undefined)
+        log.error(
+          { ...fields, waitedMs },
+          "payment for an order that never became a row within PAYMENT_ORDER_WAIT_MS: recorded as unknown_order (check seckill.orders.dlq for the order; refund or apply it by hand)",
+        );
+      else
+        log.error(
+          fields,
+          "payment for an order neither MySQL nor Redis knows: recorded as unknown_order (refund it, or check the order id with the provider)",
+        );
+    }
+  }
+
+  /** Commits what the partition may commit now (see payment-parking.ts); a failure waits for the next chance. */
+  async function commit(partition: number): Promise<void> {
+    const offset = parking.committable(partition);
+    if (offset === undefined || !current || (committed.get(partition) ?? -1) >= offset) return;
+    try {
+      await current.commitOffsets([{ topic: topics.payments, partition, offset: String(offset) }]);
+      committed.set(partition, offset);
+    } catch (err) {
+      log.warn(
+        { err, partition, offset },
+        "could not commit payment offsets yet (rebalancing?); the next batch or settled payment retries",
+      );
+    }
+  }
+
+  const parking = createPaymentParking({
+    waitMs: opts.orderWaitMs ?? config.PAYMENT_ORDER_WAIT_MS,
+    logger: log,
+    async retry(p, deadlinePassed) {
+      const result = await applyPayment(services, reservations, p.m, { orderWaitOver: deadlinePassed });
+      if (result.kind === "order_in_transit") return "waiting";
+      if (result.kind === "applied") report(p.m, result, Date.now() - p.parkedAt);
+      return "settled";
+    },
+    onSettled: (partition) => void commit(partition),
+    onCount: (n) => metrics.paymentsWaitingForOrder.set(n),
+  });
+
+  /** Applies one payment now, or parks it when its order is not a row yet. */
+  async function handle(m: PaymentMessage, p: EachBatchPayload, offset: number): Promise<void> {
+    if (parking.isParked(p.batch.partition, offset)) return; // a redelivery of one already waiting
     for (let attempt = 1; ; attempt++) {
       let result: ApplyResult;
       try {
         result = await applyPayment(services, reservations, m);
       } catch (err) {
         // Money is never skipped: keep retrying; a rejection that is not transient needs a person.
-        const fields = { err: (err as Error).message, errno: sqlErrno(err), attempt, orderId: m.orderId, eventId: m.eventId };
+        const fields = { err, errno: sqlErrno(err), attempt, orderId: m.orderId, eventId: m.eventId };
         if (isTransient(err)) log.warn(fields, "payment not applied yet (MySQL unavailable); retrying");
         else
           log.error(fields, "MySQL rejects this payment event; its partition waits until it is fixed (check the payments and orders rows)");
-        result = { kind: "order_in_transit" };
+        if (!p.isRunning() || p.isStale()) throw new Error("payments consumer stopping");
+        await sleep(Math.min(30_000, 100 * attempt));
+        await p.heartbeat();
+        continue;
       }
-      if (result.kind === "applied") {
-        metrics.payments.inc({ outcome: result.outcome });
-        const fields = { orderId: m.orderId, eventId: m.eventId, providerTxnId: m.providerTxnId, amountCents: m.amountCents };
-        if (result.outcome === "refund_required" || result.outcome === "duplicate_payment") {
-          log.error(
-            { ...fields, outcome: result.outcome },
-            "payment must be refunded: it arrived for an order that is closed or already paid",
-          );
-        } else if (result.outcome === "amount_mismatch") {
-          log.error(fields, "payment amount does not match the order; not applied (investigate with the provider)");
-        } else if (result.outcome === "unknown_order") {
-          log.warn(fields, "payment for an unknown order recorded");
-        }
-        return;
+      if (result.kind === "applied") report(m, result);
+      else if (result.kind === "order_in_transit" && parking.park(m, p.batch.partition, offset)) {
+        metrics.paymentsParked.inc();
+        log.warn(
+          {
+            orderId: m.orderId,
+            eventId: m.eventId,
+            providerTxnId: m.providerTxnId,
+            waitMs: opts.orderWaitMs ?? config.PAYMENT_ORDER_WAIT_MS,
+          },
+          "payment arrived before its order is a row: parked on its own (the other payments go on); it ends unknown_order if the order never arrives",
+        );
       }
-      if (result.kind === "already_processed") return;
-      if (!p.isRunning() || p.isStale()) throw new Error("payments consumer stopping");
-      await sleep(Math.min(30_000, 100 * attempt));
-      await p.heartbeat();
+      return;
     }
   }
 
@@ -135,6 +245,8 @@ export function createPaymentsConsumer(services: Services, reservations: Reserva
     logger: log,
     create: () => createConsumer(kafka, { groupId: opts.groupId ?? `${config.ORDER_WRITER_GROUP_ID}-payments`, ...consumerTiming(config) }),
     async setup(consumer) {
+      current = consumer;
+      committed.clear();
       await consumer.subscribe({ topic: topics.payments, fromBeginning: true });
       await consumer.run({
         autoCommit: false,
@@ -146,17 +258,13 @@ export function createPaymentsConsumer(services: Services, reservations: Reserva
             try {
               parsed = paymentMessageSchema.parse(JSON.parse(msg.value?.toString() ?? ""));
             } catch (err) {
-              log.error(
-                { err: (err as Error).message, offset: msg.offset, partition: p.batch.partition },
-                "invalid payment message skipped",
-              );
+              log.error({ err, offset: msg.offset, partition: p.batch.partition }, "invalid payment message skipped");
             }
-            if (parsed) await handle(parsed, p);
+            if (parsed) await handle(parsed, p, Number(msg.offset));
             p.resolveOffset(msg.offset);
           }
-          await consumer.commitOffsets([
-            { topic: p.batch.topic, partition: p.batch.partition, offset: String(Number(p.batch.lastOffset()) + 1) },
-          ]);
+          parking.handledUpTo(p.batch.partition, Number(p.batch.lastOffset()) + 1);
+          await commit(p.batch.partition);
         },
       });
     },
@@ -164,7 +272,17 @@ export function createPaymentsConsumer(services: Services, reservations: Reserva
 
   return {
     ready: supervised.ready,
-    start: supervised.start,
-    stop: supervised.stop,
+    async start() {
+      parking.start(opts.parkedRetryMs ?? 100);
+      await supervised.start();
+    },
+    async stop() {
+      parking.stop();
+      await supervised.stop();
+    },
+    /** Payments parked until their order is a row. */
+    get waitingForOrder() {
+      return parking.size;
+    },
   };
 }

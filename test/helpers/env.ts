@@ -35,16 +35,39 @@ export function kafkaControl(mock?: KafkaMock): KafkaMockControl {
  * own (created on the mock), so tests run side by side without seeing each other's data.
  */
 /**
+ * The default collation test databases are pre-created with, as a DBA would create them before
+ * the platform first runs (`TEST_DATABASE_COLLATION`, e.g. `utf8mb4_general_ci`: run the suite
+ * against a case-insensitive default). Unset: the platform creates them itself (utf8mb4_bin).
+ */
+export const TEST_DATABASE_COLLATION = process.env.TEST_DATABASE_COLLATION || undefined;
+
+/** Creates the database with that default collation (before migrations create the tables in it). */
+export async function precreateDatabase(url: string, collation: string): Promise<void> {
+  if (!/^[a-z0-9_]+$/.test(collation)) throw new Error(`not a collation name: ${collation}`);
+  const name = new URL(url).pathname.slice(1);
+  const conn = await mysql.createConnection({ uri: url.replace(/[^/]+$/, "") });
+  try {
+    await conn.query(`CREATE DATABASE IF NOT EXISTS \`${name}\` CHARACTER SET utf8mb4 COLLATE ${collation}`);
+  } finally {
+    await conn.end();
+  }
+}
+
+/**
  * A database of the caller's own (migrated), for components that scan whole tables (expiry,
  * reconcile): in the shared test database they would meet every other test's orders. Returns
- * its URL and a drop function (it is ours to drop).
+ * its URL and a drop function (it is ours to drop). `collation`: pre-create it with that default
+ * (default TEST_DATABASE_COLLATION).
  */
-export async function ownDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+export async function ownDatabase(opts: { collation?: string } = {}): Promise<{ url: string; name: string; drop(): Promise<void> }> {
   const name = randomId("seckill_t_");
   const url = stackInfo().databaseUrl.replace(/[^/]+$/, name);
+  const collation = opts.collation ?? TEST_DATABASE_COLLATION;
+  if (collation) await precreateDatabase(url, collation);
   await migrateDatabase(url);
   return {
     url,
+    name,
     async drop() {
       const conn = await mysql.createConnection({ uri: stackInfo().databaseUrl });
       await conn.query(`DROP DATABASE IF EXISTS \`${name}\``);

@@ -45,11 +45,17 @@ export async function startTestPlatform(
     kafka?: KafkaMock;
     /** Run the lifecycle worker (payments, expiry, reconcile); its timers are off unless given. */
     lifecycle?: boolean | { expiryIntervalMs?: number; reconcileIntervalMs?: number };
+    /** A database of its own pre-created with this default collation (e.g. utf8mb4_general_ci), as a DBA would. */
+    databaseCollation?: string;
+    /** This database (e.g. one two platforms share) instead of one of its own; not dropped at stop. */
+    databaseUrl?: string;
   } = {},
 ): Promise<TestPlatform> {
   // Table-scanning workers get a database of their own (see ownDatabase).
-  const db = opts.lifecycle ? await ownDatabase() : undefined;
-  const services = await testServices({ ...(db ? { DATABASE_URL: db.url } : {}), ...opts.env }, opts.kafka);
+  const db =
+    !opts.databaseUrl && (opts.lifecycle || opts.databaseCollation) ? await ownDatabase({ collation: opts.databaseCollation }) : undefined;
+  const databaseUrl = opts.databaseUrl ?? db?.url;
+  const services = await testServices({ ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}), ...opts.env }, opts.kafka);
   const api = createApi({ services, handoff: { relayIntervalMs: 200, ...opts.handoff } });
   const admin = createAdminRoutes({ services });
   const gateway = createGateway({ services, apiFetch: api.app.fetch, admin, soldOutRefreshMs: opts.soldOutRefreshMs });

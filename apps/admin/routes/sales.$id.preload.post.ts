@@ -4,7 +4,17 @@ import { orders, sales } from "../../core/db/schema/index.js";
 import { AppError } from "../../core/errors.js";
 import type { AppEnv } from "../../core/http.js";
 import { json } from "../../core/respond.js";
+import { describeHome, type StockHome } from "../../domain/stock-home.js";
 import type { AdminContext } from "../context.js";
+
+/** 409 for an instance that is not the sale's stock home: says where the stock lives and what to do. */
+export function stockHomeMismatch(saleId: string, home: StockHome, self: StockHome): AppError {
+  return new AppError(
+    "stock_home_mismatch",
+    `sale ${saleId}'s stock lives in ${describeHome(home)}; this instance is ${describeHome(self)}. Preload it on an instance of its home, or move its home here first (POST /admin/sales/${saleId}/move-stock-home)`,
+    { extra: { saleId, stockHome: home, thisInstance: self } },
+  );
+}
 
 /**
  * POST /admin/sales/:id/preload[?force=true]: load the sale's settings and stock into Redis.
@@ -19,6 +29,9 @@ export function register(app: Hono<AppEnv>, ctx: AdminContext) {
     const force = c.req.query("force") === "true";
     // Record which Redis this is before loading anything into it, so a later restart is noticed.
     await ctx.guard.check();
+    // One home per sale's stock: the first preload records this instance's; any other refuses.
+    const home = await ctx.stockHomes.claim(id);
+    if (!home.here) throw stockHomeMismatch(id, home.home, home.self);
     const k = ctx.reservations.keys(id);
     if (!(await ctx.services.redis.exists(k.meta))) {
       const [sold] = await ctx.services.database.db.select({ n: count() }).from(orders).where(eq(orders.saleId, id));

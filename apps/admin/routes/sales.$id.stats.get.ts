@@ -5,6 +5,7 @@ import { AppError } from "../../core/errors.js";
 import type { AppEnv } from "../../core/http.js";
 import { json } from "../../core/respond.js";
 import { DEFAULT_HANDOFF_GRACE_MS } from "../../domain/reservations.js";
+import { recordedHome } from "../../domain/stock-home.js";
 import type { AdminContext } from "../context.js";
 
 /** GET /admin/sales/:id/stats: where the sale's stock and orders are, across Redis and MySQL. */
@@ -47,6 +48,8 @@ export function register(app: Hono<AppEnv>, ctx: AdminContext) {
       blocked,
       /** Accepted in Redis but not yet a MySQL row (in Kafka or waiting for the writer). */
       inTransit: Math.max(0, Number(accepted ?? 0) - persisted),
+      /** Where the sale's stock lives ({redis, prefix}; null before its first preload): only that home sells it. */
+      stockHome: recordedHome(sale),
     });
   });
 }

@@ -58,6 +58,8 @@ export function register(app: Hono<AppEnv>, ctx: AdminContext) {
       paymentTimeoutSeconds: b.paymentTimeoutSeconds,
       perUserLimit: b.perUserLimit,
       createdAt: new Date(),
+      stockHomeRedis: null, // recorded by the first preload
+      stockHomePrefix: null,
     };
     try {
       await ctx.services.database.db.insert(sales).values(sale);

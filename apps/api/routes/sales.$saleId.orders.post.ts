@@ -27,7 +27,8 @@ export function register(app: Hono<AppEnv>, ctx: ApiContext) {
 
   app.post("/api/sales/:saleId/orders", requireUser(config.JWT_SECRET), async (c) => {
     const saleId = c.req.param("saleId");
-    if (!SALE_ID_PATTERN.test(saleId)) throw new AppError("invalid_request", "sale id must be 1-64 of [A-Za-z0-9_-]");
+    // No sale has such an id (ids are byte-exact): 404 like any id with no exact record.
+    if (!SALE_ID_PATTERN.test(saleId)) throw new AppError("sale_not_found", `no sale ${JSON.stringify(saleId)}`);
     parseJsonBody(await c.req.text(), bodySchema, { emptyIsObject: true });
     const idempotencyKey = requestHeader(c, "idempotency-key") ?? "";
     if (idempotencyKey && !IDEMPOTENCY_KEY.test(idempotencyKey)) {

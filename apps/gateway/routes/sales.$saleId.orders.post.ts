@@ -74,7 +74,8 @@ export function register(app: Hono<AppEnv>, deps: PurchaseDeps) {
           return reject(c, "rate_limited", "rate_limited", "too many requests without a valid token", { headers: { "Retry-After": "1" } });
         return reject(c, "unauthorized", "unauthorized", "a valid Authorization: Bearer <JWT> is required");
       }
-      if (!SALE_ID_PATTERN.test(saleId)) return reject(c, "invalid_request", "invalid_request", "sale id must be 1-64 of [A-Za-z0-9_-]");
+      // No sale has such an id (ids are byte-exact, 1-64 of [A-Za-z0-9_-]): 404 like any id with no exact record.
+      if (!SALE_ID_PATTERN.test(saleId)) return reject(c, "sale_not_found", "sale_not_found", `no sale ${JSON.stringify(saleId)}`);
       // Not for a request carrying an Idempotency-Key: its replay must reach the API, which answers it with the original 202.
       const replayable = requestHeader(c, "idempotency-key") !== undefined;
       if (!replayable && deps.holders.holds(saleId, userId))

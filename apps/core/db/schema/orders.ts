@@ -1,4 +1,5 @@
 import { bigint, datetime, index, int, mysqlTable, tinyint, uniqueIndex, varchar } from "drizzle-orm/mysql-core";
+import { identifier } from "./identifier.js";
 
 export const ORDER_STATUSES = ["pending_payment", "paid", "closed", "refund_required"] as const;
 export type OrderRowStatus = (typeof ORDER_STATUSES)[number];
@@ -15,9 +16,9 @@ export type OrderRowStatus = (typeof ORDER_STATUSES)[number];
 export const orders = mysqlTable(
   "orders",
   {
-    id: varchar("id", { length: 32 }).primaryKey(),
-    saleId: varchar("sale_id", { length: 64 }).notNull(),
-    userId: varchar("user_id", { length: 64 }).notNull(),
+    id: identifier("id", 32).primaryKey(),
+    saleId: identifier("sale_id", 64).notNull(),
+    userId: identifier("user_id", 64).notNull(),
     /** The user's slot this order holds (1..perUserLimit); kept after close so the release knows which to free. */
     slot: tinyint("slot", { unsigned: true }).notNull().default(1),
     liveSlot: tinyint("live_slot", { unsigned: true }),
