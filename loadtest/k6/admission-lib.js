@@ -5,17 +5,17 @@ import crypto from "k6/crypto";
 import http from "k6/http";
 import { ADMIN_TOKEN, BASE_URL } from "./lib.js";
 
-const adminHeaders = { Authorization: "Bearer " + ADMIN_TOKEN, "Content-Type": "application/json" };
-const userHeaders = (token, extra) => Object.assign({ Authorization: "Bearer " + token, "Content-Type": "application/json" }, extra || {});
+const adminHeaders = { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json" };
+const userHeaders = (token, extra) => Object.assign({ Authorization: `Bearer ${token}`, "Content-Type": "application/json" }, extra || {});
 
 /** Creates and preloads a sale with `admission` (open | pass | queue); returns its id. */
 export function createAdmissionSale(name, stock, admission, opts) {
   const o = opts || {};
-  const id = "k6-" + name + "-" + Date.now();
+  const id = `k6-${name}-${Date.now()}`;
   const startsAt = new Date(Date.now() + (o.startsInS || 0) * 1000);
   const body = {
     id: id,
-    title: "k6 " + name,
+    title: `k6 ${name}`,
     priceCents: 1999,
     stock: stock,
     startsAt: startsAt.toISOString(),
@@ -25,34 +25,34 @@ export function createAdmissionSale(name, stock, admission, opts) {
   if (o.inletPerSecond) body.inletPerSecond = o.inletPerSecond;
   if (o.powDifficultyBits !== undefined) body.powDifficultyBits = o.powDifficultyBits;
   if (o.admissionWindowSeconds) body.admissionWindowSeconds = o.admissionWindowSeconds;
-  const res = http.post(BASE_URL + "/admin/sales", JSON.stringify(body), { headers: adminHeaders });
-  if (res.status !== 201) throw new Error("create sale: " + res.status + " " + res.body);
-  const pre = http.post(BASE_URL + "/admin/sales/" + id + "/preload?force=true", null, { headers: adminHeaders });
-  if (pre.status !== 200) throw new Error("preload: " + pre.status + " " + pre.body);
+  const res = http.post(`${BASE_URL}/admin/sales`, JSON.stringify(body), { headers: adminHeaders });
+  if (res.status !== 201) throw new Error(`create sale: ${res.status} ${res.body}`);
+  const pre = http.post(`${BASE_URL}/admin/sales/${id}/preload?force=true`, null, { headers: adminHeaders });
+  if (pre.status !== 200) throw new Error(`preload: ${pre.status} ${pre.body}`);
   return id;
 }
 
 export function joinQueue(saleId, token) {
-  return http.post(BASE_URL + "/api/sales/" + saleId + "/queue", "{}", { headers: userHeaders(token), tags: { name: "queue_join" } });
+  return http.post(`${BASE_URL}/api/sales/${saleId}/queue`, "{}", { headers: userHeaders(token), tags: { name: "queue_join" } });
 }
 
 export function queueStatus(saleId, token) {
-  return http.get(BASE_URL + "/api/sales/" + saleId + "/queue", { headers: userHeaders(token), tags: { name: "queue_poll" } });
+  return http.get(`${BASE_URL}/api/sales/${saleId}/queue`, { headers: userHeaders(token), tags: { name: "queue_poll" } });
 }
 
 /** A purchase, with X-Purchase-Pass when `pass` is given. */
 export function buyWithPass(saleId, token, pass, userId) {
-  const extra = { "Idempotency-Key": "k6-" + (userId || Math.random().toString(36).slice(2)) };
+  const extra = { "Idempotency-Key": `k6-${userId || Math.random().toString(36).slice(2)}` };
   if (pass) extra["X-Purchase-Pass"] = pass;
-  return http.post(BASE_URL + "/api/sales/" + saleId + "/orders", "{}", { headers: userHeaders(token, extra), tags: { name: "purchase" } });
+  return http.post(`${BASE_URL}/api/sales/${saleId}/orders`, "{}", { headers: userHeaders(token, extra), tags: { name: "purchase" } });
 }
 
 export function getChallenge(saleId, token) {
-  return http.get(BASE_URL + "/api/sales/" + saleId + "/challenge", { headers: userHeaders(token), tags: { name: "challenge" } });
+  return http.get(`${BASE_URL}/api/sales/${saleId}/challenge`, { headers: userHeaders(token), tags: { name: "challenge" } });
 }
 
 export function postPass(saleId, token, challengeId, nonce) {
-  return http.post(BASE_URL + "/api/sales/" + saleId + "/pass", JSON.stringify({ challengeId: challengeId, nonce: nonce }), {
+  return http.post(`${BASE_URL}/api/sales/${saleId}/pass`, JSON.stringify({ challengeId: challengeId, nonce: nonce }), {
     headers: userHeaders(token),
     tags: { name: "pass" },
   });

@@ -32,22 +32,22 @@ export function setup() {
   const passSale = createAdmissionSale("bots-pass", 100, "pass", { powDifficultyBits: DIFFICULTY });
   const queueSale = createAdmissionSale("bots-queue", 100, "queue", { inletPerSecond: 10 });
   // One honest buyer solves a challenge and buys: the pass the bots then replay.
-  const owner = "k6-honest-" + Date.now();
+  const owner = `k6-honest-${Date.now()}`;
   const token = userToken(owner);
   const c = getChallenge(passSale, token).json();
   const nonce = solve(c.prefix, c.difficultyBits);
   const got = postPass(passSale, token, c.challengeId, nonce);
-  if (got.status !== 200) throw new Error("honest pass: " + got.status + " " + got.body);
+  if (got.status !== 200) throw new Error(`honest pass: ${got.status} ${got.body}`);
   const reused = postPass(passSale, token, c.challengeId, nonce);
-  if (reused.status !== 403) throw new Error("a solved challenge was accepted twice: " + reused.status);
+  if (reused.status !== 403) throw new Error(`a solved challenge was accepted twice: ${reused.status}`);
   const pass = got.json().pass;
   const bought = buyWithPass(passSale, token, pass, owner);
-  if (bought.status !== 202) throw new Error("honest purchase: " + bought.status + " " + bought.body);
+  if (bought.status !== 202) throw new Error(`honest purchase: ${bought.status} ${bought.body}`);
   return { passSale: passSale, queueSale: queueSale, owner: owner, pass: pass };
 }
 
 function bot(kind) {
-  const id = "k6-bot-" + kind + "-" + exec.scenario.iterationInTest;
+  const id = `k6-bot-${kind}-${exec.scenario.iterationInTest}`;
   return { id: id, token: userToken(id) };
 }
 
@@ -66,7 +66,7 @@ export function noPass(data) {
 export function forged(data) {
   const b = bot("forged");
   const claims = encoding.b64encode(JSON.stringify({ s: data.passSale, u: b.id, e: Date.now() + 600000 }), "rawurl");
-  const fake = "p1." + claims + "." + encoding.b64encode("not the platform's signature 0123", "rawurl");
+  const fake = `p1.${claims}.${encoding.b64encode("not the platform's signature 0123", "rawurl")}`;
   refused(buyWithPass(data.passSale, b.token, fake, b.id), "forged pass: refused");
   refused(buyWithPass(data.queueSale, b.token, fake, b.id), "forged pass (queue): refused");
 }
@@ -75,13 +75,13 @@ export function replayed(data) {
   const b = bot("replay");
   refused(buyWithPass(data.passSale, b.token, data.pass, b.id), "another user's pass: refused");
   // The owner replaying their own pass gets 409: a pass buys within the per-user limit only.
-  refused(buyWithPass(data.passSale, userToken(data.owner), data.pass, data.owner + "-again-" + b.id), "replay by owner: refused");
+  refused(buyWithPass(data.passSale, userToken(data.owner), data.pass, `${data.owner}-again-${b.id}`), "replay by owner: refused");
 }
 
 export function teardown(data) {
-  const headers = { Authorization: "Bearer " + ADMIN_TOKEN };
-  const pass = JSON.parse(http.get(BASE_URL + "/admin/sales/" + data.passSale + "/stats", { headers: headers }).body);
-  const queue = JSON.parse(http.get(BASE_URL + "/admin/sales/" + data.queueSale + "/stats", { headers: headers }).body);
-  console.log("pass sale accepted " + pass.accepted + " (1 honest), queue sale accepted " + queue.accepted + " (0)");
+  const headers = { Authorization: `Bearer ${ADMIN_TOKEN}` };
+  const pass = JSON.parse(http.get(`${BASE_URL}/admin/sales/${data.passSale}/stats`, { headers: headers }).body);
+  const queue = JSON.parse(http.get(`${BASE_URL}/admin/sales/${data.queueSale}/stats`, { headers: headers }).body);
+  console.log(`pass sale accepted ${pass.accepted} (1 honest), queue sale accepted ${queue.accepted} (0)`);
   if (pass.accepted !== 1 || queue.accepted !== 0) botWins.add(pass.accepted - 1 + queue.accepted);
 }

@@ -24,7 +24,7 @@ export const options = {
     waiters: { executor: "per-vu-iterations", vus: USERS, iterations: 1, maxDuration: "15m" },
   },
   thresholds: {
-    queue_bought: ["count<=" + STOCK],
+    queue_bought: [`count<=${STOCK}`],
     // Every waiter ends admitted-and-bought or told sold_out; none is left hanging.
     queue_stuck: ["count==0"],
     http_req_failed: ["rate<0.01"],
@@ -38,7 +38,7 @@ export function setup() {
 }
 
 export default function (data) {
-  const userId = "k6q-" + exec.vu.idInTest + "-" + data.saleId;
+  const userId = `k6q-${exec.vu.idInTest}-${data.saleId}`;
   const token = userToken(userId);
   let res = joinQueue(data.saleId, token);
   if (!check(res, { "joined (202)": (r) => r.status === 202 })) return;
