@@ -38,7 +38,8 @@ function socketAddress(c: Context<AppEnv>): string | undefined {
  * cost a Redis round trip last: shedding, the sold-out flag, auth, a recent 409 for this buyer
  * and the sale window (memory), then the token bucket (Redis, or memory once a user is
  * blocked), then the API. A pass or queue sale also needs a valid X-Purchase-Pass, checked in
- * memory before the token bucket: a bot without one never costs a Redis call. Every refusal here is returned, not thrown, and says when to come back.
+ * memory before the token bucket: a bot without one never costs a Redis call. Every refusal
+ * here is returned, not thrown, and says when to come back.
  *
  * The sold-out flag is checked before the token on purpose: after a sell-out nearly every
  * request is a 410, the state is public anyway (GET /api/sales/:id says sold_out), and
