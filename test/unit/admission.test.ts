@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { queueAnswer } from "../../apps/domain/admission/answer.js";
 import { createPowChallenges, leadingZeroBits, powSolves, solvePow } from "../../apps/domain/admission/challenge.js";
 import { createPasses } from "../../apps/domain/admission/pass.js";
 import { newQueueSeed, seedCommitment, shuffleScore } from "../../apps/domain/admission/shuffle.js";
@@ -129,5 +130,50 @@ describe("the committed shuffle", () => {
     expect(shuffleScore(newQueueSeed(), "ann")).not.toBe(a);
     const hex = createHash("sha256").update(`${seed}:ann`).digest("hex");
     expect(a).toBe(Number.parseInt(hex.slice(0, 13), 16) / 2 ** 52);
+  });
+});
+
+describe("the waiting room's answer", () => {
+  const TAU = 10_000;
+  const passes = createPasses(SECRET, () => 0);
+  const queueSale = sale({ admission: "queue", startsAt: 100_000, endsAt: 10_000_000, inletPerSecond: 50 });
+
+  it("before the start, the wait is the time to the start plus the position at the inlet", () => {
+    const a = queueAnswer({ state: "waiting", position: 500 }, { now: 40_000, rate: null, inlet: null }, queueSale, passes, "ann", TAU);
+    expect(a).toEqual({ state: "waiting", position: 500, estimatedWaitSeconds: 70, pollAfterSeconds: 5 });
+  });
+
+  it("after the start, the wait is the position over the measured rate, corrected for the counter's start", () => {
+    // Long after the start the counter is unbiased: 20/s.
+    expect(
+      queueAnswer({ state: "waiting", position: 400 }, { now: 1_000_000, rate: 20, inlet: 50 }, queueSale, passes, "ann", TAU),
+    ).toMatchObject({
+      estimatedWaitSeconds: 20,
+      pollAfterSeconds: 2,
+    });
+    // One tau after the start a steady 20/s reads 20 x (1 - 1/e): the estimate divides that back out.
+    const early = queueAnswer(
+      { state: "waiting", position: 400 },
+      { now: 110_000, rate: 20 * (1 - Math.exp(-1)), inlet: 50 },
+      queueSale,
+      passes,
+      "ann",
+      TAU,
+    );
+    expect(early.estimatedWaitSeconds).toBe(20);
+  });
+
+  it("a stalled room's wait is capped at the time left in the sale, and the next in line polls every second", () => {
+    const stalled = queueAnswer({ state: "waiting", position: 10 }, { now: 9_990_000, rate: 0, inlet: 50 }, queueSale, passes, "ann", TAU);
+    expect(stalled.estimatedWaitSeconds).toBe(10);
+    const next = queueAnswer({ state: "waiting", position: 1 }, { now: 1_000_000, rate: 50, inlet: 50 }, queueSale, passes, "ann", TAU);
+    expect(next).toMatchObject({ estimatedWaitSeconds: 1, pollAfterSeconds: 1 });
+  });
+
+  it("an admitted user gets a pass for this user and sale, valid until the admission's expiry", () => {
+    const a = queueAnswer({ state: "admitted", passExpiresAt: 5_000 }, { now: 1_000, rate: 50, inlet: 50 }, queueSale, passes, "ann", TAU);
+    expect(a).toMatchObject({ state: "admitted", position: 0, estimatedWaitSeconds: 0, passExpiresAt: new Date(5_000).toISOString() });
+    expect(passes.check(a.pass!, queueSale.id, "ann")).toBe("ok");
+    expect(passes.check(a.pass!, queueSale.id, "bob")).toBe("invalid");
   });
 });

@@ -13,7 +13,7 @@ export interface QueueAnswer {
   passExpiresAt?: string;
 }
 
-/** Time constant of the measured rate (lua/queue-admit-6.lua is given the same). */
+/** The admissions per second the room measured, or null before its first admission tick. */
 function measuredRate(clock: RoomClock, sale: SaleInfo, tauMs: number): number | null {
   if (clock.rate === null) return null;
   // The decaying counter starts at 0 when admissions start: divided by (1 - e^(-t/tau)) it is an
