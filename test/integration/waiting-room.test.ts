@@ -218,4 +218,24 @@ describe("waiting room", () => {
     // At 1/s, 200 ms earn nothing; at 1000/s they earn about 200.
     expect(r.admitted.length).toBeGreaterThan(50);
   });
+
+  it("an API restarting loses nothing: a new store on a new connection sees the same places and admits the next in line", async () => {
+    const sale = await queueSale(10, { inletPerSecond: 1000 });
+    for (const u of ["r-0", "r-1", "r-2", "r-3"]) await room.join(sale, u);
+    expect((await room.admit(sale, 100)).admitted.length).toBeGreaterThan(0);
+    const before = await Promise.all(["r-0", "r-1", "r-2", "r-3"].map(async (u) => (await room.status(sale, u)).q));
+
+    const restarted = createRedis(stackInfo().redisUrl, createLogger({ level: "silent" }));
+    try {
+      const again = createWaitingRoom(restarted, t.prefix);
+      const after = await Promise.all(["r-0", "r-1", "r-2", "r-3"].map(async (u) => (await again.status(sale, u)).q));
+      expect(after).toEqual(before);
+      expect((await again.join(sale, "r-4")).q).toMatchObject({ state: "waiting", joined: true });
+      await sleep(20);
+      const next = await again.admit(sale, 100);
+      expect([...next.admitted]).toContain("r-4");
+    } finally {
+      restarted.disconnect();
+    }
+  });
 });
