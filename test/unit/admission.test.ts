@@ -177,3 +177,18 @@ describe("the waiting room's answer", () => {
     expect(passes.check(a.pass!, queueSale.id, "bob")).toBe("invalid");
   });
 });
+
+describe("after a sell-out", () => {
+  it("the first waiters keep polling every 5 s for returned units; the rest every 30 s", () => {
+    const passes = createPasses(SECRET);
+    const s = sale({ admission: "queue" });
+    const clock = { now: 1, rate: 0, inlet: 50 };
+    expect(queueAnswer({ state: "sold_out", position: 3 }, clock, s, passes, "ann", 10_000)).toEqual({
+      state: "sold_out",
+      position: 3,
+      estimatedWaitSeconds: 0,
+      pollAfterSeconds: 5,
+    });
+    expect(queueAnswer({ state: "sold_out", position: 11 }, clock, s, passes, "ann", 10_000).pollAfterSeconds).toBe(30);
+  });
+});

@@ -13,6 +13,9 @@ export interface QueueAnswer {
   passExpiresAt?: string;
 }
 
+/** Waiters this near the head keep polling every 5 s after a sell-out: a returned unit is theirs first. */
+const SOLD_OUT_FRONT = 10;
+
 /** The admissions per second the room measured, or null before its first admission tick. */
 function measuredRate(clock: RoomClock, sale: SaleInfo, tauMs: number): number | null {
   if (clock.rate === null) return null;
@@ -46,8 +49,11 @@ export function queueAnswer(
       passExpiresAt: new Date(q.passExpiresAt).toISOString(),
     };
   }
-  // Sold out: the place is kept in case a unit comes back (an unpaid order closes), which is rare and slow.
-  if (q.state === "sold_out") return { state: "sold_out", position: q.position, estimatedWaitSeconds: 0, pollAfterSeconds: 5 };
+  // Sold out: the place is kept in case a unit comes back (an unpaid order closes). Returned units
+  // go to the head, so only the first few need to keep asking often; the rest poll slowly.
+  if (q.state === "sold_out") {
+    return { state: "sold_out", position: q.position, estimatedWaitSeconds: 0, pollAfterSeconds: q.position <= SOLD_OUT_FRONT ? 5 : 30 };
+  }
   const untilStart = Math.max(0, sale.startsAt - clock.now) / 1000;
   const inlet = clock.inlet ?? sale.inletPerSecond;
   const rate = untilStart > 0 ? inlet : (measuredRate(clock, sale, tauMs) ?? inlet);
