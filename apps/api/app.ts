@@ -23,13 +23,15 @@ import * as postQueue from "./routes/sales.$saleId.queue.post.js";
 export interface ApiDeps {
   services: Services;
   handoff?: HandoffOptions;
+  /** The waiting rooms' admission tick; default ADMISSION_TICK_MS (tests that watch Redis turn it down). */
+  admitTickMs?: number;
 }
 
 /**
  * The seckill API: reserve (202 + order id), order status, sale info. `start` connects the
  * Kafka producer and starts the handoff relay; `stop` flushes the handoff.
  */
-export function createApi({ services, handoff: handoffOptions }: ApiDeps) {
+export function createApi({ services, handoff: handoffOptions, admitTickMs }: ApiDeps) {
   const { config, redis, database, kafka, topics, metrics, logger } = services;
   const pool = createRedisPool(redis, config.REDIS_RESERVE_CONNECTIONS);
   const reservations = createReservations(redis, config.REDIS_KEY_PREFIX, { reserveVia: pool.clients });
@@ -38,7 +40,10 @@ export function createApi({ services, handoff: handoffOptions }: ApiDeps) {
   const handoff = createHandoff({ producer, reservations, topics, metrics, logger }, handoffOptions);
   const guard = createRedisGuard({ redis, watch: pool.clients, reservations, logger });
   const admission = createAdmission(redis, config.REDIS_KEY_PREFIX, config.JWT_SECRET);
-  const admitter = createAdmitter({ room: admission.room, saleCache, metrics, logger }, { tickMs: config.ADMISSION_TICK_MS });
+  const admitter = createAdmitter(
+    { room: admission.room, saleCache, metrics, logger },
+    { tickMs: admitTickMs ?? config.ADMISSION_TICK_MS },
+  );
   const ctx: ApiContext = { services, reservations, saleCache, handoff, guard, admission };
 
   const app = createHttpApp(logger.child({ component: "api" }));

@@ -163,7 +163,9 @@ describe("purchase passes over HTTP", () => {
     // Refusals are made in the gateway's memory, before the token bucket: no Redis command.
     const watch = await watchRedis(p.services.config.REDIS_KEY_PREFIX);
     const refused = await Promise.all(Array.from({ length: 50 }, (_, i) => buy(saleId, ann, i % 2 ? forged : undefined)));
-    expect((await watch.stop()).filter((line) => !line.includes("cache:sale"))).toEqual([]);
+    // What these purchases would touch: the sale's keys or the token bucket (the admitters' ticks for other sales may run meanwhile).
+    const rl = `${p.services.config.REDIS_KEY_PREFIX}rl`;
+    expect((await watch.stop()).filter((line) => line.includes(`{sale:${saleId}}`) || line.includes(rl))).toEqual([]);
     expect(new Set(refused.map((r) => r.status))).toEqual(new Set([403]));
 
     expect((await buy(saleId, ann, pass)).status).toBe(202);
@@ -177,7 +179,7 @@ describe("purchase passes over HTTP", () => {
     const t = await p.token(randomId("open-"));
     expect((await call("GET", `/api/sales/${saleId}/challenge`, t)).status).toBe(404);
     expect((await call("POST", `/api/sales/${saleId}/queue`, t)).status).toBe(404);
-    expect((await call("GET", `/api/sales/${saleId}`)).body.admission).toBe("open");
+    expect((await call("GET", `/api/sales/${saleId}`)).body.admission).toBeUndefined();
     expect((await buy(saleId, t)).status).toBe(202);
   });
 });

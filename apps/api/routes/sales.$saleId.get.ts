@@ -40,7 +40,7 @@ export function register(app: Hono<AppEnv>, ctx: ApiContext) {
 }
 
 /**
- * How buyers get in. A queue sale shows the SHA-256 of its shuffle seed from creation and the
+ * How buyers get in (pass and queue sales; an open sale adds nothing). A queue sale shows the SHA-256 of its shuffle seed from creation and the
  * seed itself from the start, so anyone can check the pre-start order (see admission/shuffle.ts).
  */
 function admissionFields(sale: SaleInfo, now: number) {
@@ -54,5 +54,6 @@ function admissionFields(sale: SaleInfo, now: number) {
       ...(now >= sale.startsAt ? { queueSeed: sale.queueSeed } : {}),
     };
   }
-  return { admission: sale.admission };
+  // An open sale answers exactly as before admission existed.
+  return {};
 }

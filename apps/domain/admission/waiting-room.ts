@@ -176,6 +176,11 @@ export function createWaitingRoom(redis: Redis, prefix: string, opts: { rateTauM
       };
     },
 
+    /** Sales this process listed (its own joins), known before the next read of the shared list. */
+    listedHere(): string[] {
+      return [...listed];
+    },
+
     /** Sales whose waiting room has had members (the admitters' work list). */
     queuedSales(): Promise<string[]> {
       return redis.smembers(global.queueSales);
