@@ -1,4 +1,5 @@
 import autocannon from "autocannon";
+import { createPasses } from "../apps/domain/admission/pass.js";
 import { paced } from "./paced.js";
 import { signTokens } from "./tokens.js";
 
@@ -19,15 +20,20 @@ export interface DriveSpec {
   amount?: number;
   /** Requests per second, open loop (paced.ts); unset: as fast as answered (autocannon, closed loop). */
   rate?: number;
+  /** Each request also carries a valid X-Purchase-Pass of its user for this sale (pass and queue sales). */
+  pass?: { secret: string; saleId: string };
 }
 
 const spec = JSON.parse(process.argv[2]) as DriveSpec;
 const tokens = spec.users ? signTokens(spec.users.secret, spec.users.prefix, spec.users.count) : [];
+// Signed here, before the load starts, like the tokens: the generator must not be what is measured.
+const passes = spec.pass && spec.users ? passesFor(spec.pass, spec.users.prefix, tokens.length) : [];
 let i = 0;
 const headersFor = (n: number): Record<string, string> => {
   const headers: Record<string, string> = { "content-type": "application/json" };
   if (tokens.length) headers.authorization = `Bearer ${tokens[n % tokens.length]}`;
   if (spec.userHeader) headers["x-user"] = `u-${n}`;
+  if (passes.length) headers["x-purchase-pass"] = passes[n % passes.length];
   return headers;
 };
 if (spec.rate) {
@@ -96,3 +102,9 @@ process.stdout.write(
     refused: { p50: pct(refusedMs, 0.5), p99: pct(refusedMs, 0.99) },
   })}\n`,
 );
+
+function passesFor(p: { secret: string; saleId: string }, prefix: string, count: number): string[] {
+  const signer = createPasses(p.secret);
+  const expiresAt = Date.now() + 6 * 3600_000;
+  return Array.from({ length: count }, (_, i) => signer.issue(p.saleId, `${prefix}-${i}`, expiresAt));
+}

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../core/http.js";
 import { type Services, sharedKafkaAdmin } from "../core/services.js";
+import { createWaitingRoom } from "../domain/admission/waiting-room.js";
 import { createReconciler } from "../domain/reconcile.js";
 import { createRedisGuard } from "../domain/redis-guard.js";
 import { createReservations } from "../domain/reservations.js";
@@ -9,6 +10,7 @@ import { requireAdmin } from "./auth.js";
 import type { AdminContext } from "./context.js";
 import * as getOrder from "./routes/orders.$orderId.get.js";
 import * as moveStockHome from "./routes/sales.$id.move-stock-home.post.js";
+import * as patchSale from "./routes/sales.$id.patch.js";
 import * as preload from "./routes/sales.$id.preload.post.js";
 import * as reconcile from "./routes/sales.$id.reconcile.post.js";
 import * as stats from "./routes/sales.$id.stats.get.js";
@@ -26,6 +28,7 @@ export function createAdminRoutes({ services }: { services: Services }): Hono<Ap
     reconciler: createReconciler({ services, reservations, kafkaAdmin: sharedKafkaAdmin(services) }),
     guard: createRedisGuard({ redis: services.redis, reservations, logger: services.logger }),
     stockHomes: createStockHomes({ db: services.database.db, redis: services.redis, prefix: services.config.REDIS_KEY_PREFIX }),
+    room: createWaitingRoom(services.redis, services.config.REDIS_KEY_PREFIX),
   };
   const app = new Hono<AppEnv>();
   app.use("/admin/*", requireAdmin(services.config.ADMIN_TOKEN, services.config.JWT_SECRET));
@@ -35,5 +38,6 @@ export function createAdminRoutes({ services }: { services: Services }): Hono<Ap
   stats.register(app, ctx);
   reconcile.register(app, ctx);
   getOrder.register(app, ctx);
+  patchSale.register(app, ctx);
   return app;
 }

@@ -1,4 +1,5 @@
 import type { Services } from "../core/services.js";
+import type { WaitingRoom } from "../domain/admission/waiting-room.js";
 import type { Reconciler } from "../domain/reconcile.js";
 import type { RedisGuard } from "../domain/redis-guard.js";
 import type { Reservations } from "../domain/reservations.js";
@@ -10,4 +11,5 @@ export interface AdminContext {
   reconciler: Reconciler;
   guard: RedisGuard;
   stockHomes: StockHomes;
+  room: WaitingRoom;
 }

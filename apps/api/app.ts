@@ -4,6 +4,8 @@ import { connectedProducer, createProducer } from "../core/kafka.js";
 import { mountMetrics } from "../core/metrics.js";
 import { createRedisPool } from "../core/redis.js";
 import { dependencyChecks, type Services } from "../core/services.js";
+import { createAdmitter } from "../domain/admission/admitter.js";
+import { createAdmission } from "../domain/admission/index.js";
 import { createRedisGuard } from "../domain/redis-guard.js";
 import { createReservations } from "../domain/reservations.js";
 import { createSaleCache } from "../domain/sale-cache.js";
@@ -11,19 +13,25 @@ import type { ApiContext } from "./context.js";
 import { createHandoff, type HandoffOptions } from "./handoff.js";
 import * as getOrder from "./routes/orders.$orderId.get.js";
 import * as paymentsCallback from "./routes/payments.callback.post.js";
+import * as getChallenge from "./routes/sales.$saleId.challenge.get.js";
 import * as getSale from "./routes/sales.$saleId.get.js";
 import * as postOrder from "./routes/sales.$saleId.orders.post.js";
+import * as postPass from "./routes/sales.$saleId.pass.post.js";
+import * as getQueue from "./routes/sales.$saleId.queue.get.js";
+import * as postQueue from "./routes/sales.$saleId.queue.post.js";
 
 export interface ApiDeps {
   services: Services;
   handoff?: HandoffOptions;
+  /** The waiting rooms' admission tick; default ADMISSION_TICK_MS (tests that watch Redis turn it down). */
+  admitTickMs?: number;
 }
 
 /**
  * The seckill API: reserve (202 + order id), order status, sale info. `start` connects the
  * Kafka producer and starts the handoff relay; `stop` flushes the handoff.
  */
-export function createApi({ services, handoff: handoffOptions }: ApiDeps) {
+export function createApi({ services, handoff: handoffOptions, admitTickMs }: ApiDeps) {
   const { config, redis, database, kafka, topics, metrics, logger } = services;
   const pool = createRedisPool(redis, config.REDIS_RESERVE_CONNECTIONS);
   const reservations = createReservations(redis, config.REDIS_KEY_PREFIX, { reserveVia: pool.clients });
@@ -31,7 +39,12 @@ export function createApi({ services, handoff: handoffOptions }: ApiDeps) {
   const producer = connectedProducer(createProducer(kafka));
   const handoff = createHandoff({ producer, reservations, topics, metrics, logger }, handoffOptions);
   const guard = createRedisGuard({ redis, watch: pool.clients, reservations, logger });
-  const ctx: ApiContext = { services, reservations, saleCache, handoff, guard };
+  const admission = createAdmission(redis, config.REDIS_KEY_PREFIX, config.JWT_SECRET);
+  const admitter = createAdmitter(
+    { room: admission.room, saleCache, metrics, logger },
+    { tickMs: admitTickMs ?? config.ADMISSION_TICK_MS },
+  );
+  const ctx: ApiContext = { services, reservations, saleCache, handoff, guard, admission };
 
   const app = createHttpApp(logger.child({ component: "api" }));
   mountHealth(app, dependencyChecks(services));
@@ -39,16 +52,23 @@ export function createApi({ services, handoff: handoffOptions }: ApiDeps) {
   getSale.register(app, ctx);
   postOrder.register(app, ctx);
   getOrder.register(app, ctx);
+  getChallenge.register(app, ctx);
+  postPass.register(app, ctx);
+  postQueue.register(app, ctx);
+  getQueue.register(app, ctx);
   paymentsCallback.register(app, ctx, producer);
 
   return {
     app,
     ctx,
+    admitter,
     start: async () => {
       await guard.check();
       await handoff.start();
+      admitter.start();
     },
     stop: async () => {
+      await admitter.stop();
       await handoff.stop();
       await pool.close();
     },

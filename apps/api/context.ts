@@ -3,6 +3,7 @@ import { AppError } from "../core/errors.js";
 import { type AppEnv, requestHeader } from "../core/http.js";
 import { INTERNAL_HEADER, internalToken, safeEqual, USER_HEADER } from "../core/identity.js";
 import type { Services } from "../core/services.js";
+import type { Admission } from "../domain/admission/index.js";
 import type { RedisGuard } from "../domain/redis-guard.js";
 import type { Reservations } from "../domain/reservations.js";
 import type { SaleCache } from "../domain/sale-cache.js";
@@ -15,6 +16,7 @@ export interface ApiContext {
   saleCache: SaleCache;
   handoff: Handoff;
   guard: RedisGuard;
+  admission: Admission;
 }
 
 /** The user id the gateway vouched for; 401 when the request did not come through the gateway. */

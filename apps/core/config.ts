@@ -105,7 +105,13 @@ const payments = z.object({
   PAYMENT_ORDER_WAIT_MS: int(900_000, 100, 86_400_000),
 });
 
-const schemas = { server, redis, database, kafka, secrets, gateway, writer, payments };
+
+const admission = z.object({
+  /** How often each API runs a waiting room's admission tick; admissions never exceed the inlet by more than one tick's worth. */
+  ADMISSION_TICK_MS: int(100, 10, 5000),
+});
+
+const schemas = { server, redis, database, kafka, secrets, gateway, writer, payments, admission };
 const full = z.object({
   ...server.shape,
   ...redis.shape,
@@ -115,6 +121,7 @@ const full = z.object({
   ...gateway.shape,
   ...writer.shape,
   ...payments.shape,
+  ...admission.shape,
 });
 
 export type Config = z.infer<typeof full>;

@@ -130,6 +130,50 @@ export function createPlatformMetrics(registry: Registry) {
       labelNames: ["reason"] as const,
       registers: r,
     }),
+    // Admission (passes and the waiting room). Gateway refusals of passes count in
+    // seckill_gateway_rejections_total{reason="pass_required"|"invalid_pass"}.
+    passesIssued: new Counter({
+      name: "seckill_passes_issued_total",
+      help: "Purchase passes issued, by how (challenge: a solved proof of work; queue: admitted from the waiting room)",
+      labelNames: ["via"] as const,
+      registers: r,
+    }),
+    admissionRequests: new Counter({
+      name: "seckill_admission_requests_total",
+      help: "Challenge, pass and queue calls answered by the API, by call and outcome (waiting, admitted, sold_out, bad_solution, ...)",
+      labelNames: ["call", "outcome"] as const,
+      registers: r,
+    }),
+    queueAdmitted: new Counter({
+      name: "seckill_queue_admitted_total",
+      help: "Users admitted from a sale's waiting room by this process's admission ticks",
+      labelNames: ["sale"] as const,
+      registers: r,
+    }),
+    queuePlacesClosed: new Counter({
+      name: "seckill_queue_places_closed_total",
+      help: "Admitted places closed by this process's ticks: bought (converted) or lapsed (pass expired unused; the unit goes to the next in line)",
+      labelNames: ["sale", "outcome"] as const,
+      registers: r,
+    }),
+    queueWaiting: new Gauge({
+      name: "seckill_queue_waiting",
+      help: "Users waiting in a sale's waiting room (as of the last admission tick)",
+      labelNames: ["sale"] as const,
+      registers: r,
+    }),
+    queueHolding: new Gauge({
+      name: "seckill_queue_holding",
+      help: "Admitted users holding a place (a unit is kept for each until they buy or their pass expires)",
+      labelNames: ["sale"] as const,
+      registers: r,
+    }),
+    queueAdmissionRate: new Gauge({
+      name: "seckill_queue_admission_rate",
+      help: "Measured admissions per second of a sale's waiting room (decaying over ~10 s); 0 with people waiting = stock all promised or an admitter problem",
+      labelNames: ["sale"] as const,
+      registers: r,
+    }),
   };
 }
 

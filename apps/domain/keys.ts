@@ -12,6 +12,16 @@ export function saleKeys(prefix: string, saleId: string) {
     due: `${base}:handoff-due`,
     idem: `${base}:idem`,
     released: `${base}:released`,
+    /** Waiting room: zset of waiting users (score: shuffle rank < 1 before the start, 1 + arrival after). */
+    waiting: `${base}:q:waiting`,
+    /** Waiting room: zset user -> pass expiry (ms) of admitted users still holding a place. */
+    admitted: `${base}:q:admitted`,
+    /** Waiting room: hash user -> pass expiry (ms) of every admission, for status reads. */
+    admissions: `${base}:q:admissions`,
+    /** Waiting room and passes: counters, inlet, admission credit and measured rate. */
+    admission: `${base}:q:meta`,
+    /** A solved proof-of-work challenge, kept until it would have expired anyway. */
+    usedChallenge: (challengeId: string) => `${base}:pow:${challengeId}`,
   };
 }
 export type SaleKeys = ReturnType<typeof saleKeys>;
@@ -34,6 +44,8 @@ export function globalKeys(prefix: string) {
     /** Shared (second-level) cache of a sale's static info. */
     saleInfo: (saleId: string) => `${prefix}cache:sale:${saleId}`,
     rateLimit: `${prefix}rl`,
+    /** Sales with a waiting room that has members; every API's admitter walks these. */
+    queueSales: `${prefix}sales:queued`,
   };
 }
 export type GlobalKeys = ReturnType<typeof globalKeys>;

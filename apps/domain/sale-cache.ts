@@ -14,7 +14,25 @@ export interface SaleInfo {
   endsAt: number;
   perUserLimit: number;
   paymentTimeoutSeconds: number;
+  /** open: anyone buys; pass: a proof-of-work pass is needed; queue: a waiting-room pass is needed. */
+  admission: AdmissionMode;
+  powDifficultyBits: number;
+  inletPerSecond: number;
+  admissionWindowSeconds: number;
+  /** Hex seed ordering the pre-start queue (queue sales); secret until the start. */
+  queueSeed: string | null;
 }
+
+export type AdmissionMode = "open" | "pass" | "queue";
+
+/** What a sale cached by an older version lacks: it predates admission, so it is open. */
+const ADMISSION_DEFAULTS = {
+  admission: "open",
+  powDifficultyBits: 16,
+  inletPerSecond: 50,
+  admissionWindowSeconds: 120,
+  queueSeed: null,
+} as const;
 
 export function toSaleInfo(s: Sale): SaleInfo {
   return {
@@ -26,6 +44,11 @@ export function toSaleInfo(s: Sale): SaleInfo {
     endsAt: s.endsAt.getTime(),
     perUserLimit: s.perUserLimit,
     paymentTimeoutSeconds: s.paymentTimeoutSeconds,
+    admission: s.admission,
+    powDifficultyBits: s.powDifficultyBits,
+    inletPerSecond: s.inletPerSecond,
+    admissionWindowSeconds: s.admissionWindowSeconds,
+    queueSeed: s.queueSeed,
   };
 }
 
@@ -71,7 +94,10 @@ export function createSaleCache(deps: { db: Db; redis: Redis; keys: GlobalKeys }
 
   async function load(id: string): Promise<SaleInfo | null> {
     const cached = await deps.redis.get(deps.keys.saleInfo(id));
-    if (cached !== null) return JSON.parse(cached) as SaleInfo | null;
+    if (cached !== null) {
+      const parsed = JSON.parse(cached) as SaleInfo | null;
+      return parsed && { ...ADMISSION_DEFAULTS, ...parsed };
+    }
     dbLoads++;
     const [row] = await deps.db.select().from(sales).where(eq(sales.id, id)).limit(1);
     const value = row ? toSaleInfo(row) : null;

@@ -4,6 +4,7 @@ import { mountHealth } from "../core/health.js";
 import { type AppEnv, createHttpApp, requestHeader } from "../core/http.js";
 import { mountMetrics } from "../core/metrics.js";
 import { dependencyChecks, type Services } from "../core/services.js";
+import { createPasses } from "../domain/admission/pass.js";
 import { createReservations } from "../domain/reservations.js";
 import { createSaleCache } from "../domain/sale-cache.js";
 import { createAuthenticator } from "./auth.js";
@@ -63,6 +64,7 @@ export function createGateway({ services, apiFetch, admin, soldOutRefreshMs }: G
     soldOut,
     holders,
     saleCache,
+    passes: createPasses(config.JWT_SECRET),
     forward,
     metrics,
     maxInFlight: config.MAX_INFLIGHT_PURCHASES,

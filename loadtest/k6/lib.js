@@ -41,7 +41,7 @@ export function createSale(name, stock, hours = 2) {
       priceCents: 1999,
       stock,
       startsAt: now.toISOString(),
-      endsAt: new Date(now.getTime() + hours * 3600_000).toISOString(),
+      endsAt: new Date(now.getTime() + hours * 3600000).toISOString(),
     }),
     { headers: adminHeaders },
   );

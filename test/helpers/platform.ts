@@ -41,6 +41,8 @@ export async function startTestPlatform(
     writer?: boolean | OrderWriterOptions;
     handoff?: HandoffOptions;
     soldOutRefreshMs?: number;
+    /** The API's waiting-room admission tick (default ADMISSION_TICK_MS). */
+    admitTickMs?: number;
     /** A private Kafka mock (for fault injection); default: the shared one. */
     kafka?: KafkaMock;
     /** Run the lifecycle worker (payments, expiry, reconcile); its timers are off unless given. */
@@ -56,7 +58,7 @@ export async function startTestPlatform(
     !opts.databaseUrl && (opts.lifecycle || opts.databaseCollation) ? await ownDatabase({ collation: opts.databaseCollation }) : undefined;
   const databaseUrl = opts.databaseUrl ?? db?.url;
   const services = await testServices({ ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}), ...opts.env }, opts.kafka);
-  const api = createApi({ services, handoff: { relayIntervalMs: 200, ...opts.handoff } });
+  const api = createApi({ services, handoff: { relayIntervalMs: 200, ...opts.handoff }, admitTickMs: opts.admitTickMs });
   const admin = createAdminRoutes({ services });
   const gateway = createGateway({ services, apiFetch: api.app.fetch, admin, soldOutRefreshMs: opts.soldOutRefreshMs });
   const writer = opts.writer ? createOrderWriter(services, typeof opts.writer === "object" ? opts.writer : {}) : undefined;

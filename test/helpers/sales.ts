@@ -11,6 +11,11 @@ export interface SaleSpec {
   endsAt?: Date;
   perUserLimit?: number;
   priceCents?: number;
+  /** Admission fields of POST /admin/sales (README "Admission"), passed through when given. */
+  admission?: "open" | "pass" | "queue";
+  powDifficultyBits?: number;
+  inletPerSecond?: number;
+  admissionWindowSeconds?: number;
   /** Load the stock into Redis (forced, so it works for a sale already open). Default true. */
   preload?: boolean;
 }
@@ -31,6 +36,10 @@ export async function createSaleVia(app: AppLike, adminToken: string, s: SaleSpe
       startsAt: (s.startsAt ?? new Date(now - 1000)).toISOString(),
       endsAt: (s.endsAt ?? new Date(now + 3600_000)).toISOString(),
       perUserLimit: s.perUserLimit ?? 1,
+      admission: s.admission,
+      powDifficultyBits: s.powDifficultyBits,
+      inletPerSecond: s.inletPerSecond,
+      admissionWindowSeconds: s.admissionWindowSeconds,
     }),
   });
   if (res.status !== 201) throw new Error(`create sale: ${res.status} ${await res.text()}`);

@@ -15,10 +15,11 @@ import { deferred, eventually, sleep } from "../helpers/wait.js";
 
 let p: TestPlatform;
 beforeAll(async () => {
-  // Background loops off (relay, sold-out refresh) so every Redis command in a window below is a request's.
+  // Background loops off (relay, sold-out refresh, admission ticks) so every Redis command in a window below is a request's.
   p = await startTestPlatform({
     handoff: { relayIntervalMs: 600_000 },
     soldOutRefreshMs: 600_000,
+    admitTickMs: 600_000,
     env: { MAX_INFLIGHT_PURCHASES: "100000" },
   });
 });

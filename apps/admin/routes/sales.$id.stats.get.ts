@@ -1,6 +1,6 @@
 import { count, eq } from "drizzle-orm";
 import type { Hono } from "hono";
-import { orders, sales } from "../../core/db/schema/index.js";
+import { orders, type Sale, sales } from "../../core/db/schema/index.js";
 import { AppError } from "../../core/errors.js";
 import type { AppEnv } from "../../core/http.js";
 import { json } from "../../core/respond.js";
@@ -50,6 +50,39 @@ export function register(app: Hono<AppEnv>, ctx: AdminContext) {
       inTransit: Math.max(0, Number(accepted ?? 0) - persisted),
       /** Where the sale's stock lives ({redis, prefix}; null before its first preload): only that home sells it. */
       stockHome: recordedHome(sale),
+      admission: await admissionStats(ctx, sale, Number(accepted ?? 0)),
     });
   });
+}
+
+/**
+ * How buyers got in, for the dashboard. Queue: people waiting, admitted places held, the measured
+ * admission rate and inlet, and conversion = admitted places that ended in a purchase / places
+ * that ended (bought or lapsed). Pass: passes issued and purchases per pass.
+ */
+async function admissionStats(ctx: AdminContext, sale: Sale, accepted: number) {
+  if (sale.admission === "open") return { mode: "open" as const };
+  const q = await ctx.room.counters(sale.id);
+  if (sale.admission === "pass") {
+    return {
+      mode: "pass" as const,
+      powDifficultyBits: sale.powDifficultyBits,
+      passesIssued: q.passesIssued,
+      conversion: q.passesIssued ? accepted / q.passesIssued : null,
+    };
+  }
+  const closed = q.converted + q.lapsed;
+  return {
+    mode: "queue" as const,
+    queueLength: q.waiting,
+    holding: q.holding,
+    joined: q.joined,
+    admitted: q.admittedTotal,
+    bought: q.converted,
+    lapsed: q.lapsed,
+    conversion: closed ? q.converted / closed : null,
+    admissionRatePerSecond: Math.round(q.rate * 100) / 100,
+    inletPerSecond: q.inlet ?? sale.inletPerSecond,
+    admissionWindowSeconds: sale.admissionWindowSeconds,
+  };
 }

@@ -6,6 +6,7 @@ import { AppError, parseJsonBody } from "../../core/errors.js";
 import type { AppEnv } from "../../core/http.js";
 import { newOrderId } from "../../core/ids.js";
 import { json } from "../../core/respond.js";
+import { newQueueSeed, seedCommitment } from "../../domain/admission/shuffle.js";
 import { SALE_ID_PATTERN } from "../../domain/order-message.js";
 import type { AdminContext } from "../context.js";
 
@@ -26,6 +27,11 @@ export const createSaleSchema = z
       .max(7 * 24 * 3600)
       .default(900),
     perUserLimit: z.number().int().min(1).max(10).default(1),
+    // Admission (README "Admission"): open, a proof-of-work pass, or a waiting room.
+    admission: z.enum(["open", "pass", "queue"]).default("open"),
+    powDifficultyBits: z.number().int().min(0).max(32).default(16),
+    inletPerSecond: z.number().int().min(1).max(100_000).default(50),
+    admissionWindowSeconds: z.number().int().min(10).max(3600).default(120),
   })
   .strict()
   .refine((s) => s.endsAt > s.startsAt, { message: "endsAt must be after startsAt", path: ["endsAt"] });
@@ -41,6 +47,12 @@ export function saleJson(s: Sale) {
     paymentTimeoutSeconds: s.paymentTimeoutSeconds,
     perUserLimit: s.perUserLimit,
     createdAt: s.createdAt.toISOString(),
+    admission: s.admission,
+    powDifficultyBits: s.powDifficultyBits,
+    inletPerSecond: s.inletPerSecond,
+    admissionWindowSeconds: s.admissionWindowSeconds,
+    // The seed stays secret until the start; its SHA-256 is the public commitment.
+    ...(s.queueSeed ? { queueSeedCommitment: seedCommitment(s.queueSeed) } : {}),
   };
 }
 
@@ -60,6 +72,11 @@ export function register(app: Hono<AppEnv>, ctx: AdminContext) {
       createdAt: new Date(),
       stockHomeRedis: null, // recorded by the first preload
       stockHomePrefix: null,
+      admission: b.admission,
+      powDifficultyBits: b.powDifficultyBits,
+      inletPerSecond: b.inletPerSecond,
+      admissionWindowSeconds: b.admissionWindowSeconds,
+      queueSeed: b.admission === "queue" ? newQueueSeed() : null,
     };
     try {
       await ctx.services.database.db.insert(sales).values(sale);

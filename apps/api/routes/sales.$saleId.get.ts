@@ -2,6 +2,7 @@ import type { Hono } from "hono";
 import { AppError } from "../../core/errors.js";
 import type { AppEnv } from "../../core/http.js";
 import { json } from "../../core/respond.js";
+import { seedCommitment } from "../../domain/admission/shuffle.js";
 import { SALE_ID_PATTERN } from "../../domain/order-message.js";
 import type { SaleInfo } from "../../domain/sale-cache.js";
 import type { ApiContext } from "../context.js";
@@ -23,6 +24,7 @@ export function register(app: Hono<AppEnv>, ctx: ApiContext) {
     if (!sale) throw new AppError("sale_not_found", `no sale ${saleId}`);
     // Before the preload, the whole stock is still to be sold.
     const remaining = (await ctx.reservations.remaining(saleId)) ?? sale.totalStock;
+    const now = Date.now();
     return json(c, {
       id: sale.id,
       title: sale.title,
@@ -31,7 +33,27 @@ export function register(app: Hono<AppEnv>, ctx: ApiContext) {
       remaining,
       startsAt: new Date(sale.startsAt).toISOString(),
       endsAt: new Date(sale.endsAt).toISOString(),
-      state: saleState(sale, remaining, Date.now()),
+      state: saleState(sale, remaining, now),
+      ...admissionFields(sale, now),
     });
   });
+}
+
+/**
+ * How buyers get in (pass and queue sales; an open sale adds nothing). A queue sale shows the SHA-256 of its shuffle seed from creation and the
+ * seed itself from the start, so anyone can check the pre-start order (see admission/shuffle.ts).
+ */
+function admissionFields(sale: SaleInfo, now: number) {
+  if (sale.admission === "pass") return { admission: sale.admission, powDifficultyBits: sale.powDifficultyBits };
+  if (sale.admission === "queue" && sale.queueSeed) {
+    return {
+      admission: sale.admission,
+      inletPerSecond: sale.inletPerSecond,
+      admissionWindowSeconds: sale.admissionWindowSeconds,
+      queueSeedCommitment: seedCommitment(sale.queueSeed),
+      ...(now >= sale.startsAt ? { queueSeed: sale.queueSeed } : {}),
+    };
+  }
+  // An open sale answers exactly as before admission existed.
+  return {};
 }

@@ -58,6 +58,14 @@ export function register(app: Hono<AppEnv>, ctx: ApiContext) {
     switch (outcome.kind) {
       case "reserved": {
         ctx.handoff.enqueue(saleId, orderId, outcome.message);
+        // A waiting-room buyer's place is freed now, so the next tick can admit someone for the next unit.
+        if ((ctx.saleCache.peek(saleId) ?? (await ctx.saleCache.get(saleId)))?.admission === "queue") {
+          ctx.admission.room
+            .converted(saleId, userId)
+            .catch((err) =>
+              log.warn({ err, saleId, userId }, "could not free a buyer's waiting-room place; it frees when the pass expires"),
+            );
+        }
         // The handoff record the script wrote is what reaches Kafka; this copy only lets the
         // buyer read the order while it travels to MySQL (a failure here loses nothing).
         const queued = JSON.stringify({ saleId, userId, acceptedAt: outcome.acceptedAt, payBy: outcome.payBy });

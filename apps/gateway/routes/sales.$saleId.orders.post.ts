@@ -2,6 +2,7 @@ import type { Context, Hono } from "hono";
 import { ALREADY_PURCHASED_MESSAGE, errorResponse } from "../../core/errors.js";
 import { type AppEnv, incomingOf, requestHeader } from "../../core/http.js";
 import type { PlatformMetrics } from "../../core/metrics.js";
+import type { Passes } from "../../domain/admission/pass.js";
 import { SALE_ID_PATTERN } from "../../domain/order-message.js";
 import type { SaleCache } from "../../domain/sale-cache.js";
 import type { Authenticate } from "../auth.js";
@@ -20,6 +21,8 @@ export interface PurchaseDeps {
   soldOut: SoldOutFlags;
   holders: RecentHolders;
   saleCache: SaleCache;
+  /** Checks X-Purchase-Pass for pass and queue sales (HMAC, no I/O). */
+  passes: Passes;
   forward: Forward;
   metrics: PlatformMetrics;
   maxInFlight: number;
@@ -34,7 +37,9 @@ function socketAddress(c: Context<AppEnv>): string | undefined {
  * POST /api/sales/:saleId/orders at the edge. The cheap refusals come first and the checks that
  * cost a Redis round trip last: shedding, the sold-out flag, auth, a recent 409 for this buyer
  * and the sale window (memory), then the token bucket (Redis, or memory once a user is
- * blocked), then the API. Every refusal here is returned, not thrown, and says when to come back.
+ * blocked), then the API. A pass or queue sale also needs a valid X-Purchase-Pass, checked in
+ * memory before the token bucket: a bot without one never costs a Redis call. Every refusal
+ * here is returned, not thrown, and says when to come back.
  *
  * The sold-out flag is checked before the token on purpose: after a sell-out nearly every
  * request is a 410, the state is public anyway (GET /api/sales/:id says sold_out), and
@@ -92,6 +97,18 @@ export function register(app: Hono<AppEnv>, deps: PurchaseDeps) {
         });
       }
       if (now >= sale.endsAt) return reject(c, "ended", "sale_ended", "the sale has ended", { extra: { saleId } });
+      if (sale.admission !== "open") {
+        const pass = requestHeader(c, "x-purchase-pass");
+        const verdict = pass ? deps.passes.check(pass, saleId, userId) : "missing";
+        if (verdict !== "ok") {
+          const how =
+            sale.admission === "pass" ? "solve the sale's challenge (GET /challenge, POST /pass)" : "wait for admission (POST/GET /queue)";
+          if (verdict === "missing")
+            return reject(c, "pass_required", "pass_required", `this sale needs X-Purchase-Pass: ${how}`, { extra: { saleId } });
+          const why = verdict === "expired" ? "your purchase pass expired" : "this purchase pass is not valid for you and this sale";
+          return reject(c, "invalid_pass", "invalid_pass", `${why}: ${how}`, { extra: { saleId } });
+        }
+      }
 
       const decision = await deps.limit(userId);
       if (!decision.ok) {

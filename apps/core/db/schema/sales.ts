@@ -1,4 +1,4 @@
-import { datetime, int, mysqlTable, varchar } from "drizzle-orm/mysql-core";
+import { char, datetime, int, mysqlEnum, mysqlTable, tinyint, varchar } from "drizzle-orm/mysql-core";
 import { identifier } from "./identifier.js";
 
 /** A sale: one item, a fixed stock, a window. Stock counts live in Redis while the sale runs. */
@@ -20,6 +20,16 @@ export const sales = mysqlTable("sales", {
    */
   stockHomeRedis: identifier("stock_home_redis", 64),
   stockHomePrefix: identifier("stock_home_prefix", 255),
+  /** How buyers reach the purchase: open (anyone), pass (proof-of-work pass), queue (waiting room). */
+  admission: mysqlEnum("admission", ["open", "pass", "queue"]).notNull().default("open"),
+  /** Leading zero bits the pass challenge's SHA-256 must have (pass sales). */
+  powDifficultyBits: tinyint("pow_difficulty_bits", { unsigned: true }).notNull().default(16),
+  /** Waiting-room admissions per second (queue sales); changeable live with PATCH /admin/sales/:id. */
+  inletPerSecond: int("inlet_per_second", { unsigned: true }).notNull().default(50),
+  /** How long a purchase pass lasts; an admitted buyer who does not buy within it loses the place. */
+  admissionWindowSeconds: int("admission_window_seconds", { unsigned: true }).notNull().default(120),
+  /** 32 random bytes (hex) that order the pre-start queue; only its SHA-256 is shown before the start. */
+  queueSeed: char("queue_seed", { length: 64 }),
 });
 
 export type Sale = typeof sales.$inferSelect;
