@@ -38,7 +38,9 @@ function supervise(opts: { lag: () => number; blocked?: () => boolean; hangOnDis
       made.push(c);
       return c as unknown as Consumer;
     },
-    setup: async (c) => (c as unknown as Fake).join([0, 2]),
+    setup: async (c) => {
+      (c as unknown as Fake).join([0, 2]);
+    },
     watchdog: {
       stallAfterMs: 20_000,
       checkEveryMs: 1000,
