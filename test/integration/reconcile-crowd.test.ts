@@ -17,7 +17,7 @@ afterAll(() => p.stop());
 
 describe("reconcile during a crowd", () => {
   it("reports no problem and makes no handoff due while a crowd buys concurrently", async () => {
-    const buyers = 3000;
+    const buyers = 2000;
     const saleId = await p.createSale({ stock: buyers });
     const tokens = await Promise.all(Array.from({ length: buyers }, (_, i) => p.token(`crowd-${i}`)));
     let done = false;
