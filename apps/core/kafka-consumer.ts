@@ -245,6 +245,13 @@ export function supervisedConsumer(opts: {
     },
     ready: () => ready,
     start: boot,
+    /**
+     * Work done that is not a commit yet (e.g. a chunk of a large batch stored): resets the stall
+     * clock, so a long batch that is moving is never mistaken for a stall.
+     */
+    progressed: (): void => {
+      lastProgress = Date.now();
+    },
     /** How many times the consumer was recreated (crash or stall). */
     restarts: () => restarts,
     async stop(): Promise<void> {

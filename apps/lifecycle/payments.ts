@@ -253,7 +253,7 @@ export function createPaymentsConsumer(
     watchdog: {
       blocked: async () => !(await databaseAnswers(services.database)),
       lag: async (partitions) => consumerLag(await kafkaAdmin(), groupId, topics.payments, partitions, handledNext),
-      stallAfterMs: Math.max(15_000, 3 * config.KAFKA_SESSION_TIMEOUT_MS),
+      stallAfterMs: Math.max(30_000, 3 * config.KAFKA_SESSION_TIMEOUT_MS),
     },
     create: () => createConsumer(kafka, { groupId, ...consumerTiming(config) }),
     async setup(consumer) {
@@ -276,6 +276,7 @@ export function createPaymentsConsumer(
             }
             if (parsed) await handle(parsed, p, Number(msg.offset));
             p.resolveOffset(msg.offset);
+            supervised.progressed(); // a batch commits at its end: a long one that moves is not stalled
           }
           parking.handledUpTo(p.batch.partition, Number(p.batch.lastOffset()) + 1);
           handledNext.set(p.batch.partition, Number(p.batch.lastOffset()) + 1);

@@ -87,6 +87,17 @@ describe("supervised consumer watchdog", () => {
     await s.stop();
   });
 
+  it("leaves a consumer alone while it reports progress inside one long batch", async () => {
+    const { s, made } = supervise({ lag: () => 10_000 });
+    await s.start();
+    for (let i = 0; i < 12; i++) {
+      await vi.advanceTimersByTimeAsync(5000);
+      s.progressed();
+    }
+    expect(made).toHaveLength(1);
+    await s.stop();
+  });
+
   it("does not count time waiting on a sink that does not answer, nor idle time, as a stall", async () => {
     let blocked = true;
     let lag = 0;
