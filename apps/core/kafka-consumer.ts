@@ -136,6 +136,8 @@ export function supervisedConsumer(opts: {
   bootTimeoutMs?: number;
   /** Longest to wait for the old consumer to leave when recreating it. Default 15 s. */
   disconnectTimeoutMs?: number;
+  /** Called each time the consumer is recreated, with why (for a metric). */
+  onRestart?: (reason: "crash" | "stall") => void;
 }) {
   const log = opts.logger;
   const bootTimeoutMs = opts.bootTimeoutMs ?? 60_000;
@@ -170,15 +172,16 @@ export function supervisedConsumer(opts: {
         { consumer: opts.name, err: event.payload.error },
         "kafka consumer crashed and kafkajs will not restart it: recreating it (uncommitted messages are redelivered)",
       );
-      void restart();
+      void restart("crash");
     });
     await c.connect();
     await opts.setup(c);
   }
 
-  function restart(): Promise<void> {
+  function restart(reason: "crash" | "stall"): Promise<void> {
     restarting ??= (async () => {
       restarts++;
+      opts.onRestart?.(reason);
       for (let attempt = 1; !stopping; attempt++) {
         const old = consumer;
         await within(old?.disconnect() ?? Promise.resolve(), disconnectTimeoutMs, "disconnecting the old consumer").catch((err) =>
@@ -224,7 +227,7 @@ export function supervisedConsumer(opts: {
         { consumer: opts.name, idleMs, lag, partitions },
         "kafka consumer made no progress with messages waiting on its partitions: recreating it (uncommitted messages are redelivered)",
       );
-      void restart();
+      void restart("stall");
     };
     watchdog = setInterval(() => {
       if (stopping || restarting || checking) return;

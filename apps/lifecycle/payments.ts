@@ -249,6 +249,7 @@ export function createPaymentsConsumer(
   const supervised = supervisedConsumer({
     name: "payments",
     logger: log,
+    onRestart: (reason) => metrics.consumerRestarts.inc({ consumer: "payments", reason }),
     topic: topics.payments,
     watchdog: {
       blocked: async () => !(await databaseAnswers(services.database)),

@@ -64,6 +64,7 @@ export function createOrderWriter(services: Services, opts: OrderWriterOptions =
   const supervised = supervisedConsumer({
     name: "order-writer",
     logger: log,
+    onRestart: (reason) => metrics.consumerRestarts.inc({ consumer: "order-writer", reason }),
     topic: topics.orders,
     // Stalled: messages wait on this writer's partitions, nothing was committed for a while, and
     // MySQL answers (while it does not, waiting is the job).

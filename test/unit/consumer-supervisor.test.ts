@@ -29,6 +29,7 @@ type Fake = ReturnType<typeof fakeConsumer>;
 function supervise(opts: { lag: () => number; blocked?: () => boolean; hangOnDisconnect?: boolean }) {
   const made: Fake[] = [];
   const lagAsked: (readonly number[])[] = [];
+  const reasons: string[] = [];
   const s = supervisedConsumer({
     name: "test",
     topic: "orders",
@@ -51,8 +52,9 @@ function supervise(opts: { lag: () => number; blocked?: () => boolean; hangOnDis
       blocked: async () => opts.blocked?.() ?? false,
     },
     disconnectTimeoutMs: 5000,
+    onRestart: (reason) => reasons.push(reason),
   });
-  return { s, made, lagAsked };
+  return { s, made, lagAsked, reasons };
 }
 
 beforeEach(() => {
@@ -64,7 +66,7 @@ afterEach(() => {
 
 describe("supervised consumer watchdog", () => {
   it("recreates a consumer that commits nothing for the stall time while messages wait on its partitions", async () => {
-    const { s, made, lagAsked } = supervise({ lag: () => 40 });
+    const { s, made, lagAsked, reasons } = supervise({ lag: () => 40 });
     await s.start();
     await vi.advanceTimersByTimeAsync(19_000);
     expect(made).toHaveLength(1);
@@ -73,6 +75,7 @@ describe("supervised consumer watchdog", () => {
     expect(made[0].disconnect).toHaveBeenCalled();
     expect(lagAsked.at(-1)).toEqual([0, 2]); // only the partitions it was assigned
     expect(s.restarts()).toBe(1);
+    expect(reasons).toEqual(["stall"]);
     await s.stop();
   });
 
