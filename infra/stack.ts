@@ -1,8 +1,8 @@
 import { TOPIC_PARTITIONS, topicNames } from "../apps/core/kafka.js";
 import { PROJECT_ROOT } from "../apps/core/paths.js";
 import { startKafkaMock } from "./kafka-mock/launch.js";
-import { provideMysql } from "./mariadb-server.js";
-import { provideRedis } from "./redis-server.js";
+import { mysqlAnswers, provideMysql } from "./mariadb-server.js";
+import { DEFAULT_REDIS_URL, provideRedis, redisAnswers } from "./redis-server.js";
 
 /** A service the stack provides: where it is, and whether it came from env, was reused or started here. */
 export interface Provided {
@@ -86,4 +86,53 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     await stopAll();
     throw err;
   }
+}
+
+/** The command that starts the shared services for components run as separate processes. */
+export const STACK_COMMAND = "npm run stack";
+
+/** A component started on its own found a shared service unset; the message says what to run. */
+export class SharedServicesMissing extends Error {
+  constructor(readonly missing: string[]) {
+    super(
+      `${missing.join(", ")} ${missing.length > 1 ? "are" : "is"} not set, and a component started on its own never starts a ` +
+        "private server: a Kafka (or Redis) of its own would accept orders that no other component ever sees. " +
+        `Start the shared services once, in another terminal: \`${STACK_COMMAND}\`; then export the lines it prints ` +
+        "(or `source .data/stack.env`) and start this component again. To run everything in one process instead: `npm start`.",
+    );
+  }
+}
+
+/**
+ * The stack of a component started on its own (`npx tsx apps/<app>/main.ts`): each service from
+ * the environment, or Redis and MariaDB reused from their default local ports (which every
+ * process on the machine shares). Unlike startStack it never starts a server: two components
+ * each with a private Kafka would lose every order quietly (the gateway and API accept them, no
+ * writer reads them). What is missing is refused (SharedServicesMissing) with the command that
+ * starts the shared services (`npm run stack`, infra/stack-main.ts).
+ */
+export async function standaloneStack(opts: Pick<StackOptions, "env" | "database"> = {}): Promise<Stack> {
+  const env = opts.env ?? process.env;
+  const blank = (v?: string) => (v && v.trim() !== "" ? v : undefined);
+  const reusedMysql = "mysql://root@127.0.0.1:3306/";
+  const [redis, mysql] = await Promise.all([
+    blank(env.REDIS_URL)
+      ? { url: env.REDIS_URL!, source: "env" as const }
+      : redisAnswers(DEFAULT_REDIS_URL).then((ok) => (ok ? { url: DEFAULT_REDIS_URL, source: "reused" as const } : undefined)),
+    blank(env.DATABASE_URL)
+      ? { url: env.DATABASE_URL!, source: "env" as const }
+      : mysqlAnswers(reusedMysql).then((ok) =>
+          ok ? { url: `${reusedMysql}${opts.database ?? "seckill"}`, source: "reused" as const } : undefined,
+        ),
+  ]);
+  const brokers = blank(env.KAFKA_BROKERS);
+  const missing = [...(redis ? [] : ["REDIS_URL"]), ...(mysql ? [] : ["DATABASE_URL"]), ...(brokers ? [] : ["KAFKA_BROKERS"])];
+  if (!redis || !mysql || !brokers) throw new SharedServicesMissing(missing);
+  return {
+    redisUrl: redis.url,
+    databaseUrl: mysql.url,
+    kafkaBrokers: brokers,
+    sources: { redis: redis.source, mysql: mysql.source, kafka: "env" },
+    stop: async () => {},
+  };
 }

@@ -1,11 +1,11 @@
-import { startStack } from "../../infra/stack.js";
+import { standaloneStack } from "../../infra/stack.js";
 import { bootstrap } from "../core/bootstrap.js";
 import { listen } from "../core/serve.js";
 import { onShutdown } from "../core/shutdown.js";
 import { createApi } from "./app.js";
 
 /** The seckill API as its own process (a gateway reaches it through API_URL). */
-const { config, logger, services, stack } = await bootstrap("seckill-api", startStack);
+const { config, logger, services, stack } = await bootstrap("seckill-api", standaloneStack);
 const api = createApi({ services });
 await api.start();
 const http = await listen(api.app, config.HOST, config.PORT);

@@ -39,7 +39,15 @@ export async function bootstrap(
 ): Promise<Booted> {
   const base = loadConfigOrExit(env);
   const logger = createLogger({ level: base.LOG_LEVEL, name });
-  const stack = await startStack({ env: base as unknown as Record<string, string | undefined>, topicPrefix: base.KAFKA_TOPIC_PREFIX });
+  let stack: Stack;
+  try {
+    stack = await startStack({ env: base as unknown as Record<string, string | undefined>, topicPrefix: base.KAFKA_TOPIC_PREFIX });
+  } catch (err) {
+    // The provider's message says what to do (e.g. "run npm run stack"): say it plainly and stop.
+    logger.fatal({ err }, `${name} cannot start: its services are not available`);
+    process.stderr.write(`\n${name} cannot start: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
   const config: Config = { ...base, REDIS_URL: stack.redisUrl, DATABASE_URL: stack.databaseUrl, KAFKA_BROKERS: stack.kafkaBrokers };
   logger.info(
     {

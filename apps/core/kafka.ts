@@ -1,4 +1,4 @@
-import { type Admin, type Consumer, type ConsumerConfig, Kafka, type LogEntry, logLevel, Partitioners, type Producer } from "kafkajs";
+import { type Consumer, type ConsumerConfig, Kafka, type LogEntry, logLevel, Partitioners, type Producer } from "kafkajs";
 import type { Logger } from "./logger.js";
 
 export type { Consumer, Producer };
@@ -69,9 +69,14 @@ export function createProducer(kafka: Kafka): Producer {
 export function createConsumer(kafka: Kafka, config: ConsumerConfig & { sessionTimeout: number; maxWaitTimeInMs: number }): Consumer {
   return kafka.consumer({
     allowAutoTopicCreation: false,
-    heartbeatInterval: Math.max(100, Math.floor(config.sessionTimeout / 5)),
+    heartbeatInterval: heartbeatEvery(config.sessionTimeout),
     ...config,
   });
+}
+
+/** The heartbeat interval for a session timeout: five chances before the coordinator gives up on a member. */
+export function heartbeatEvery(sessionTimeoutMs: number): number {
+  return Math.max(100, Math.floor(sessionTimeoutMs / 5));
 }
 
 /** Consumer timing from the config (session timeout and fetch wait). */
@@ -111,123 +116,4 @@ export function connectedProducer(producer: Producer) {
 }
 export type ConnectedProducer = ReturnType<typeof connectedProducer>;
 
-/**
- * Messages of `topic` the group has not committed yet, summed over partitions (a partition the
- * group never committed counts from its start). Uses ListOffsets and OffsetFetch only, which
- * the embedded mock serves.
- */
-export async function consumerLag(admin: Admin, groupId: string, topic: string): Promise<number> {
-  const [ends, [committed]] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })]);
-  const byPartition = new Map(committed.partitions.map((p) => [p.partition, Number(p.offset)]));
-  let lag = 0;
-  for (const end of ends) {
-    const c = byPartition.get(end.partition) ?? -1;
-    lag += Math.max(0, Number(end.high) - (c >= 0 ? c : Number(end.low)));
-  }
-  return lag;
-}
-
-/**
- * A consumer that comes back. kafkajs restarts a consumer after retriable failures, but not
- * after a non-retriable one, such as "the coordinator is not aware of this member" when an
- * offset commit follows a session that expired during a broker outage: the process would stay
- * up, healthy-looking, consuming nothing. This recreates the consumer and rejoins the group
- * (what was not committed is redelivered; the consumers here are idempotent). `setup` subscribes
- * and runs the given consumer; `current()` is the live one.
- */
-export function supervisedConsumer(opts: {
-  create: () => Consumer;
-  setup: (consumer: Consumer) => Promise<void>;
-  logger: Logger;
-  name: string;
-  /**
-   * Watchdog: checked every `stallCheckMs`; true means "work is waiting but nothing moved".
-   * Two true answers in a row recreate the consumer. kafkajs can end up rejoining its group
-   * over and over after some broker errors without ever fetching again; this gets it out.
-   */
-  stalled?: () => Promise<boolean>;
-  stallCheckMs?: number;
-}) {
-  let consumer: Consumer | undefined;
-  let stopping = false;
-  let restarting: Promise<void> | undefined;
-  let onJoin: () => void;
-  const ready = new Promise<void>((resolve) => {
-    onJoin = resolve;
-  });
-
-  async function boot(): Promise<void> {
-    const c = opts.create();
-    consumer = c;
-    c.on(c.events.GROUP_JOIN, () => onJoin());
-    c.on(c.events.CRASH, (event) => {
-      if (stopping || event.payload.restart || c !== consumer) return;
-      opts.logger.error(
-        { consumer: opts.name, err: event.payload.error?.message },
-        "kafka consumer crashed and kafkajs will not restart it: recreating it (uncommitted messages are redelivered)",
-      );
-      void restart();
-    });
-    await c.connect();
-    await opts.setup(c);
-  }
-
-  function restart(): Promise<void> {
-    restarting ??= (async () => {
-      for (let attempt = 1; !stopping; attempt++) {
-        await consumer?.disconnect().catch(() => {});
-        await new Promise((r) => setTimeout(r, Math.min(5000, 500 * attempt)));
-        if (stopping) return;
-        try {
-          await boot();
-          opts.logger.warn({ consumer: opts.name, attempt }, "kafka consumer recreated");
-          return;
-        } catch (err) {
-          opts.logger.error(
-            { consumer: opts.name, err: (err as Error).message, attempt },
-            "kafka consumer could not be recreated yet; retrying",
-          );
-        }
-      }
-    })().finally(() => {
-      restarting = undefined;
-    });
-    return restarting;
-  }
-
-  let strikes = 0;
-  let watchdog: NodeJS.Timeout | undefined;
-  if (opts.stalled) {
-    const stalled = opts.stalled;
-    watchdog = setInterval(() => {
-      if (stopping || restarting) return;
-      stalled().then(
-        (isStalled) => {
-          strikes = isStalled ? strikes + 1 : 0;
-          if (strikes >= 2) {
-            strikes = 0;
-            opts.logger.error({ consumer: opts.name }, "kafka consumer stalled with work waiting: recreating it");
-            void restart();
-          }
-        },
-        () => {}, // cannot tell (Kafka away): no verdict
-      );
-    }, opts.stallCheckMs ?? 5000);
-    watchdog.unref();
-  }
-
-  return {
-    current: (): Consumer => {
-      if (!consumer) throw new Error(`${opts.name}: not started`);
-      return consumer;
-    },
-    ready: () => ready,
-    start: boot,
-    async stop(): Promise<void> {
-      stopping = true;
-      if (watchdog) clearInterval(watchdog);
-      await restarting;
-      await consumer?.disconnect();
-    },
-  };
-}
+export { consumerLag, keepingMembership, MembershipLost, type StallWatchdog, supervisedConsumer } from "./kafka-consumer.js";

@@ -90,7 +90,13 @@ export function createPlatformMetrics(registry: Registry) {
     }),
     writerRetries: new Counter({
       name: "seckill_writer_db_retries_total",
-      help: "Insert attempts retried because MySQL failed (the consumer pauses while MySQL is down)",
+      help: "Insert attempts retried because MySQL failed (the batches in hand wait while MySQL is down)",
+      registers: r,
+    }),
+    consumerRestarts: new Counter({
+      name: "seckill_consumer_restarts_total",
+      help: "Kafka consumers recreated by their supervisor: reason crash (kafkajs gave up) or stall (no progress with messages waiting and MySQL answering)",
+      labelNames: ["consumer", "reason"] as const,
       registers: r,
     }),
     payments: new Counter({

@@ -3,8 +3,8 @@ import type { Admin } from "kafkajs";
 import { orders, sales } from "../core/db/schema/index.js";
 import { consumerLag } from "../core/kafka.js";
 import type { Services } from "../core/services.js";
-import { orderMessageSchema } from "./order-message.js";
-import type { Reservations } from "./reservations.js";
+import { type OrderMessage, orderMessageSchema } from "./order-message.js";
+import type { Reservations, SaleSnapshot } from "./reservations.js";
 import { createStockHomes, describeHome, recordedHome, type StockHome, sameHome } from "./stock-home.js";
 import { returnStock } from "./stock-return.js";
 
@@ -79,17 +79,73 @@ const popcount = (n: number) => {
   return c;
 };
 
+/** A closed order whose unit is still out after this long lost its release (the expiry worker returns it within a pass). */
+const RELEASE_GRACE_MS = 10_000;
+/** A row accepted this close to a Redis snapshot may be newer than it (the clocks are one, the reads are not). */
+const SNAPSHOT_MARGIN_MS = 1000;
+
+const slotKey = (userId: string, slot: number) => `${userId}\n${slot}`;
+
+type OrderRow = {
+  id: string;
+  userId: string;
+  slot: number;
+  status: string;
+  createdAt: Date;
+  closedAt: Date | null;
+  releasedAt: Date | null;
+};
+
+/** What one look at a sale sees: Redis as of one instant, then the writer's lag, then MySQL. */
+interface Look {
+  snap: SaleSnapshot;
+  lag: number | null;
+  rows: OrderRow[];
+  loaded: boolean;
+  blocked: boolean;
+  live: OrderRow[];
+  /** Closed orders whose unit is not back yet, and those of them past the release grace. */
+  owed: OrderRow[];
+  owedOverdue: OrderRow[];
+  /** Handoff records of orders MySQL does not have yet, and those of them the relay should have sent by now. */
+  pendingHandoff: OrderMessage[];
+  overdueHandoff: OrderMessage[];
+  liveSlots: number;
+  /** remaining + live slots - total, from one snapshot: exactly 0 unless Redis is corrupt. */
+  drift: number | null;
+  /** Live rows accepted before the snapshot whose buyer slot Redis does not hold (Redis lost data). */
+  missingBuyers: Set<string>;
+  /** Buyer slots Redis holds that no order accounts for: no row, no handoff record, the writer caught up. */
+  orphans: Set<string>;
+}
+
+const intersect = <T>(a: Set<T>, b: Set<T>) => new Set([...a].filter((x) => b.has(x)));
+
 /**
  * Compares a sale across Redis (stock, buyers, handoff records), Kafka (the writer's lag) and
  * MySQL (orders by status), repairs what is safe, and recomputes Redis from MySQL when Redis
  * lost the sale's state. It never releases stock that might still be sold: a reservation that
  * could still be on its way to MySQL is left alone.
+ *
+ * It never cries wolf while a crowd buys: Redis is read in one transaction (a snapshot), before
+ * the writer's lag and the MySQL rows, so "Redis has it, MySQL does not" only counts for what the
+ * writer has surely stored, and "MySQL has it, Redis does not" only for rows older than the
+ * snapshot. Anything that still looks wrong is looked at again `confirmAfterMs` later, and only
+ * what both looks show is reported (needs_attention) or acted on (a recompute).
  */
-export function createReconciler(deps: { services: Services; reservations: Reservations; kafkaAdmin: () => Promise<Admin> }) {
+export function createReconciler(deps: {
+  services: Services;
+  reservations: Reservations;
+  kafkaAdmin: () => Promise<Admin>;
+  /** Pause before the second look at a sale whose first look found something wrong. Default 1 s. */
+  confirmAfterMs?: number;
+}) {
   const { services, reservations } = deps;
   const { db } = services.database;
   const { redis, config } = services;
   const log = services.logger.child({ component: "reconcile" });
+  const confirmAfterMs = deps.confirmAfterMs ?? 1000;
+
   const homes = createStockHomes({ db, redis, prefix: config.REDIS_KEY_PREFIX });
 
   /**
@@ -134,10 +190,83 @@ export function createReconciler(deps: { services: Services; reservations: Reser
     try {
       return await consumerLag(await deps.kafkaAdmin(), config.ORDER_WRITER_GROUP_ID, services.topics.orders);
     } catch (err) {
-      log.warn({ err: (err as Error).message }, "cannot read the order writer's lag from Kafka");
+      log.warn({ err }, "cannot read the order writer's lag from Kafka");
       return null;
     }
   }
+
+  async function look(saleId: string, totalStock: number): Promise<Look> {
+    // The order matters (see createReconciler): Redis, then Kafka, then MySQL.
+    const snap = await reservations.snapshot(saleId);
+    const lag = await writerLag();
+    const rows: OrderRow[] = await db
+      .select({
+        id: orders.id,
+        userId: orders.userId,
+        slot: orders.slot,
+        status: orders.status,
+        createdAt: orders.createdAt,
+        closedAt: orders.closedAt,
+        releasedAt: orders.releasedAt,
+      })
+      .from(orders)
+      .where(eq(orders.saleId, saleId));
+    const { meta, buyers, handoff } = snap;
+    const loaded = Object.keys(meta).length > 0 && snap.stock !== null;
+    const live = rows.filter((r) => r.status === "pending_payment" || r.status === "paid");
+    const owed = rows.filter((r) => r.closedAt !== null && r.releasedAt === null);
+    const now = Date.now();
+    const owedOverdue = owed.filter((r) => r.closedAt!.getTime() < now - RELEASE_GRACE_MS);
+    const inMysql = new Set(rows.map((r) => r.id));
+    const pendingHandoff = Object.entries(handoff).flatMap(([id, raw]) => {
+      const parsed = orderMessageSchema.safeParse(JSON.parse(raw));
+      return parsed.success && !inMysql.has(id) ? [parsed.data] : [];
+    });
+    const overdueHandoff = pendingHandoff.filter((m) => m.acceptedAt + reservations.handoffGraceMs <= snap.at);
+    const liveSlots = Object.values(buyers).reduce((s, m) => s + popcount(Number(m)), 0);
+    const held = (userId: string, slot: number) => (Number(buyers[userId] ?? 0) & (1 << (slot - 1))) !== 0;
+    const missingBuyers = new Set(
+      live.filter((r) => r.createdAt.getTime() < snap.at - SNAPSHOT_MARGIN_MS && !held(r.userId, r.slot)).map((r) => r.id),
+    );
+    const orphans = new Set<string>();
+    if (lag === 0 && loaded) {
+      // A slot is accounted for by a live row, a handoff record, or a closed order whose unit
+      // was still out at the snapshot (owed, or returned after it).
+      const accounted = new Set<string>();
+      for (const r of rows) {
+        const recentRelease = r.releasedAt === null || r.releasedAt.getTime() >= snap.at - SNAPSHOT_MARGIN_MS;
+        if (r.status === "pending_payment" || r.status === "paid" || (r.closedAt !== null && recentRelease))
+          accounted.add(slotKey(r.userId, r.slot));
+      }
+      for (const m of Object.values(handoff)) {
+        const parsed = orderMessageSchema.safeParse(JSON.parse(m));
+        if (parsed.success) accounted.add(slotKey(parsed.data.userId, parsed.data.slot));
+      }
+      for (const [userId, mask] of Object.entries(buyers)) {
+        for (let bits = Number(mask), slot = 1; bits; bits >>= 1, slot++) {
+          if (bits & 1 && !accounted.has(slotKey(userId, slot))) orphans.add(slotKey(userId, slot));
+        }
+      }
+    }
+    return {
+      snap,
+      lag,
+      rows,
+      loaded,
+      blocked: meta.blocked === "1",
+      live,
+      owed,
+      owedOverdue,
+      pendingHandoff,
+      overdueHandoff,
+      liveSlots,
+      drift: loaded ? (snap.stock ?? 0) + liveSlots - totalStock : null,
+      missingBuyers,
+      orphans,
+    };
+  }
+
+  const suspicious = (l: Look) => l.missingBuyers.size > 0 || (l.drift !== null && l.drift !== 0) || l.orphans.size > 0;
 
   async function reconcile(saleId: string): Promise<ReconcileReport | null> {
     const [sale] = await db.select().from(sales).where(eq(sales.id, saleId)).limit(1);
@@ -145,58 +274,42 @@ export function createReconciler(deps: { services: Services; reservations: Reser
     const away = await notAtHome(sale);
     if (away) return away;
     const k = reservations.keys(saleId);
-    const rows = await db
-      .select({
-        id: orders.id,
-        userId: orders.userId,
-        slot: orders.slot,
-        status: orders.status,
-        closedAt: orders.closedAt,
-        releasedAt: orders.releasedAt,
-      })
-      .from(orders)
-      .where(eq(orders.saleId, saleId));
-    const [meta, stock, buyers, handoff, releasedCount, lag] = await Promise.all([
-      redis.hgetall(k.meta),
-      redis.get(k.stock),
-      redis.hgetall(k.buyers),
-      redis.hgetall(k.handoff),
-      redis.scard(k.released),
-      writerLag(),
-    ]);
-    const loaded = Object.keys(meta).length > 0 && stock !== null;
-    const blocked = meta.blocked === "1";
-    const live = rows.filter((r) => r.status === "pending_payment" || r.status === "paid");
-    const owed = rows.filter((r) => r.closedAt !== null && r.releasedAt === null);
-    const inMysql = new Set(rows.map((r) => r.id));
-    const pendingHandoff = Object.entries(handoff).flatMap(([id, raw]) => {
-      const parsed = orderMessageSchema.safeParse(JSON.parse(raw));
-      return parsed.success && !inMysql.has(id) ? [parsed.data] : [];
-    });
-    const liveSlots = Object.values(buyers).reduce((s, m) => s + popcount(Number(m)), 0);
-    const count = (s: string) => rows.filter((r) => r.status === s).length;
+    let cur = await look(saleId, sale.totalStock);
+    // Second look: only what persists counts (a figure read mid-crowd, another instance's repair).
+    let missingBuyers = cur.missingBuyers;
+    let drift = cur.drift;
+    let orphans = cur.orphans;
+    if (suspicious(cur)) {
+      await new Promise((r) => setTimeout(r, confirmAfterMs));
+      const again = await look(saleId, sale.totalStock);
+      missingBuyers = intersect(missingBuyers, again.missingBuyers);
+      drift = drift !== 0 && again.drift !== 0 ? again.drift : 0;
+      orphans = intersect(orphans, again.orphans);
+      cur = again;
+    }
 
+    const count = (s: string) => cur.rows.filter((r) => r.status === s).length;
     const report: ReconcileReport = {
       saleId,
       state: "consistent",
       totalStock: sale.totalStock,
       redis: {
-        loaded,
-        blocked,
-        remaining: stock === null ? null : Number(stock),
-        liveSlots,
-        pendingHandoff: Object.keys(handoff).length,
-        released: releasedCount,
+        loaded: cur.loaded,
+        blocked: cur.blocked,
+        remaining: cur.snap.stock,
+        liveSlots: cur.liveSlots,
+        pendingHandoff: Object.keys(cur.snap.handoff).length,
+        released: cur.snap.released,
       },
       mysql: {
         pendingPayment: count("pending_payment"),
         paid: count("paid"),
         closed: count("closed"),
         refundRequired: count("refund_required"),
-        releaseOwed: owed.length,
+        releaseOwed: cur.owed.length,
       },
-      kafka: { writerLag: lag },
-      inTransit: Math.max(0, liveSlots - live.length),
+      kafka: { writerLag: cur.lag },
+      inTransit: Math.max(0, cur.liveSlots - cur.live.length),
       repairs: [],
       problems: [],
       reopened: false,
@@ -204,11 +317,15 @@ export function createReconciler(deps: { services: Services; reservations: Reser
 
     // Redis lost the sale (flushed, or restarted and blocked by the guard), or lost buyers MySQL
     // has: rebuild it. Otherwise only the safe repairs below.
-    const missingBuyers = live.filter((r) => (Number(buyers[r.userId] ?? 0) & (1 << (r.slot - 1))) === 0);
     const started = Date.now() >= sale.startsAt.getTime();
-    const lost = !loaded && (rows.length > 0 || started);
-    if (lost || blocked || (loaded && missingBuyers.length > 0)) {
-      if (loaded && !blocked) await reservations.block(saleId);
+    const lost = !cur.loaded && (cur.rows.length > 0 || started);
+    if (lost || cur.blocked || (cur.loaded && missingBuyers.size > 0)) {
+      if (cur.loaded && !cur.blocked) {
+        await reservations.block(saleId);
+        // Purchases may have landed since the look: look again now that none can.
+        cur = await look(saleId, sale.totalStock);
+      }
+      const { lag, rows, live, owed, pendingHandoff } = cur;
       if (lag !== 0) {
         report.state = "waiting_for_writer";
         report.problems.push(
@@ -271,34 +388,31 @@ export function createReconciler(deps: { services: Services; reservations: Reser
       return report;
     }
 
-    if (!loaded) return report; // not preloaded yet, nothing sold: nothing to compare
+    if (!cur.loaded) return report; // not preloaded yet, nothing sold: nothing to compare
 
-    // Safe repair 1: closed orders whose unit never went back.
+    // Safe repair 1: closed orders whose unit did not go back within the release grace.
     const { released } = await returnStock(
       db,
       reservations,
-      owed.map((o) => ({ ...o, saleId })),
+      cur.owedOverdue.map((o) => ({ ...o, saleId })),
     );
     if (released) report.repairs.push(`returned the stock of ${released} closed order(s) whose release was lost`);
 
-    // Safe repair 2: handoff records still waiting: make them due now, the relay in every API republishes them.
-    if (pendingHandoff.length) {
-      await redis.zadd(k.due, ...pendingHandoff.flatMap((m) => [0, m.orderId]));
-      report.repairs.push(`made ${pendingHandoff.length} pending handoff(s) due now: the API relays republish them to Kafka`);
+    // Safe repair 2: handoff records the relay should have sent by now: make them due at once.
+    if (cur.overdueHandoff.length) {
+      await redis.zadd(k.due, ...cur.overdueHandoff.flatMap((m) => [0, m.orderId]));
+      report.repairs.push(`made ${cur.overdueHandoff.length} overdue handoff(s) due now: the API relays republish them to Kafka`);
     }
 
-    // Counted after the repairs: a slot just returned is neither live nor in transit.
-    const remainingNow = Number(await redis.get(k.stock));
-    const liveNow = liveSlots - released;
-    report.redis = { ...report.redis, remaining: remainingNow, liveSlots: liveNow };
-    report.inTransit = Math.max(0, liveNow - live.length);
-    const drift = remainingNow + liveNow - sale.totalStock;
-    if (drift !== 0) report.problems.push(`Redis disagrees with itself: remaining + live slots - total = ${drift}`);
-    // Reserved in Redis, not in MySQL, no handoff record, and Kafka fully consumed: lost on the way (e.g. dead-lettered).
-    const orphans = report.inTransit - pendingHandoff.length;
-    if (lag === 0 && orphans > 0) {
+    // A unit just returned is neither live nor in transit any more.
+    if (report.redis.remaining !== null) report.redis.remaining += released;
+    report.redis.liveSlots -= released;
+    report.inTransit = Math.max(0, report.redis.liveSlots - cur.live.length);
+    if (drift !== null && drift !== 0) report.problems.push(`Redis disagrees with itself: remaining + live slots - total = ${drift}`);
+    if (orphans.size > 0) {
+      const sample = [...orphans].slice(0, 5).map((o) => o.replace("\n", " slot "));
       report.problems.push(
-        `${orphans} reservation(s) hold stock but never became an order row (check seckill.orders.dlq); not released automatically`,
+        `${orphans.size} reservation(s) hold stock but never became an order row (e.g. user ${sample.join(", user ")}; check seckill.orders.dlq); not released automatically`,
       );
     }
     report.state = report.problems.length ? "needs_attention" : report.repairs.length ? "repaired" : "consistent";
@@ -323,18 +437,15 @@ export function createReconciler(deps: { services: Services; reservations: Reser
     // Another home's sale: nothing to look at here (the full pass reports it).
     const home = recordedHome(sale);
     if (home && !sameHome(home, await homes.here())) return null;
-    const k = reservations.keys(saleId);
-    const [[meta, stock], [counts]] = await Promise.all([
-      Promise.all([redis.hmget(k.meta, "accepted", "released", "blocked", "total"), redis.get(k.stock)]),
-      db
-        .select({
-          rows: sql<number>`COUNT(*)`,
-          owed: sql<number>`COALESCE(SUM(${orders.closedAt} IS NOT NULL AND ${orders.releasedAt} IS NULL), 0)`,
-        })
-        .from(orders)
-        .where(eq(orders.saleId, saleId)),
-    ]);
-    const [accepted, released, blocked, total] = meta;
+    // MySQL before Redis: rows only ever lag what Redis accepted, so "more rows than accepted" is real.
+    const [counts] = await db
+      .select({
+        rows: sql<number>`COUNT(*)`,
+        owed: sql<number>`COALESCE(SUM(${orders.closedAt} IS NOT NULL AND ${orders.releasedAt} IS NULL), 0)`,
+      })
+      .from(orders)
+      .where(eq(orders.saleId, saleId));
+    const { accepted, released, blocked, total, stock } = await reservations.counters(saleId);
     return {
       loaded: total !== null && stock !== null,
       blocked: blocked === "1",

@@ -34,6 +34,25 @@ export interface PreloadSettings {
   paymentTimeoutSeconds: number;
 }
 
+/**
+ * A sale's Redis state read in one transaction (MULTI/EXEC: no script runs between the reads,
+ * and every key shares the sale's hash tag, so it works on Redis Cluster too). Comparisons
+ * between these figures hold exactly, even while a crowd reserves.
+ */
+export interface SaleSnapshot {
+  meta: Record<string, string>;
+  /** Units remaining, or null when the stock key is missing. */
+  stock: number | null;
+  /** userId -> bitmask of live slots (as stored). */
+  buyers: Record<string, string>;
+  /** orderId -> order message JSON, for orders Kafka has not acknowledged yet. */
+  handoff: Record<string, string>;
+  /** How many orders had their unit returned. */
+  released: number;
+  /** Redis's clock when the snapshot was taken, in ms (the clock the reserve script stamps orders with). */
+  at: number;
+}
+
 type Script = (...args: (string | number)[]) => Promise<unknown>;
 
 function script(redis: Redis, name: string): Script {
@@ -137,6 +156,45 @@ export function createReservations(
         .hdel(k.handoff, ...orderIds)
         .zrem(k.due, ...orderIds)
         .exec();
+    },
+
+    /** How long the relay leaves a fresh handoff record alone, in ms: a record older than this is overdue. */
+    handoffGraceMs: graceMs,
+
+    /** The sale's stock, meta, buyers, handoff records and released count, as of one instant (see SaleSnapshot). */
+    async snapshot(saleId: string): Promise<SaleSnapshot> {
+      const k = saleKeys(prefix, saleId);
+      const replies = await redis.multi().hgetall(k.meta).get(k.stock).hgetall(k.buyers).hgetall(k.handoff).scard(k.released).time().exec();
+      if (!replies) throw new Error(`the snapshot of sale ${saleId} was aborted`);
+      for (const [err] of replies) if (err) throw err;
+      const [meta, stock, buyers, handoff, released, time] = replies.map(([, v]) => v) as [
+        Record<string, string>,
+        string | null,
+        Record<string, string>,
+        Record<string, string>,
+        number,
+        [string, string],
+      ];
+      return {
+        meta,
+        stock: stock === null ? null : Number(stock),
+        buyers,
+        handoff,
+        released: Number(released),
+        at: Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000),
+      };
+    },
+
+    /** Meta counters and stock as of one instant (the periodic reconcile's quick look). */
+    async counters(
+      saleId: string,
+    ): Promise<{ accepted: string | null; released: string | null; blocked: string | null; total: string | null; stock: string | null }> {
+      const k = saleKeys(prefix, saleId);
+      const replies = await redis.multi().hmget(k.meta, "accepted", "released", "blocked", "total").get(k.stock).exec();
+      if (!replies) throw new Error(`the counters of sale ${saleId} were not read`);
+      for (const [err] of replies) if (err) throw err;
+      const [[accepted, released, blocked, total], stock] = replies.map(([, v]) => v) as [(string | null)[], string | null];
+      return { accepted, released, blocked, total, stock };
     },
 
     async pendingHandoffs(saleId: string): Promise<number> {

@@ -1,4 +1,4 @@
-import { startStack } from "../../infra/stack.js";
+import { standaloneStack } from "../../infra/stack.js";
 import { bootstrap } from "../core/bootstrap.js";
 import { forkHttpWorkers, isHttpWorker, workerCount, workerEnv } from "../core/cluster.js";
 import { listen } from "../core/serve.js";
@@ -9,7 +9,7 @@ import { createGateway } from "./app.js";
  * The gateway as its own process, forwarding to the API at API_URL over keep-alive HTTP. With
  * HTTP_WORKERS > 1 this process forks that many gateway workers sharing PORT.
  */
-const { config, logger, services, stack } = await bootstrap(isHttpWorker ? "seckill-gateway-http" : "seckill-gateway", startStack);
+const { config, logger, services, stack } = await bootstrap(isHttpWorker ? "seckill-gateway-http" : "seckill-gateway", standaloneStack);
 if (!config.API_URL) {
   logger.fatal("API_URL is required for a standalone gateway (or run everything in one process with npm start)");
   process.exit(1);

@@ -1,11 +1,11 @@
-import { startStack } from "../../infra/stack.js";
+import { standaloneStack } from "../../infra/stack.js";
 import { bootstrap } from "../core/bootstrap.js";
 import { listenOps } from "../core/ops-server.js";
 import { onShutdown } from "../core/shutdown.js";
 import { createLifecycle } from "./worker.js";
 
 /** Payments, expiry and periodic reconcile as their own process; PORT serves health and metrics. */
-const { logger, services, stack } = await bootstrap("seckill-lifecycle", startStack);
+const { logger, services, stack } = await bootstrap("seckill-lifecycle", standaloneStack);
 const lifecycle = createLifecycle(services);
 await lifecycle.start();
 const http = await listenOps(services, ["redis", "mysql", "kafka"]);

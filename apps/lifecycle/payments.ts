@@ -1,9 +1,10 @@
 import { and, eq } from "drizzle-orm";
 import type { Consumer, EachBatchPayload } from "kafkajs";
+import { databaseAnswers } from "../core/db/client.js";
 import { ER_DUP_ENTRY, isTransient, sqlErrno } from "../core/db/errors.js";
 import { orders, type PaymentOutcome, paymentConflicts, payments } from "../core/db/schema/index.js";
-import { consumerTiming, createConsumer, supervisedConsumer } from "../core/kafka.js";
-import type { Services } from "../core/services.js";
+import { consumerLag, consumerTiming, createConsumer, heartbeatEvery, keepingMembership, supervisedConsumer } from "../core/kafka.js";
+import { type Services, sharedKafkaAdmin } from "../core/services.js";
 import { type PaymentMessage, paymentMessageSchema } from "../domain/payment-event.js";
 import type { Reservations } from "../domain/reservations.js";
 import { createPaymentParking } from "./payment-parking.js";
@@ -240,19 +241,33 @@ export function createPaymentsConsumer(
     }
   }
 
+  const groupId = opts.groupId ?? `${config.ORDER_WRITER_GROUP_ID}-payments`;
+  const kafkaAdmin = sharedKafkaAdmin(services);
+  // Next offset this consumer handled (applied or parked), per partition: a parked payment holds
+  // the commit back for minutes by design, which must not look like a stalled consumer.
+  const handledNext = new Map<number, number>();
   const supervised = supervisedConsumer({
     name: "payments",
     logger: log,
-    create: () => createConsumer(kafka, { groupId: opts.groupId ?? `${config.ORDER_WRITER_GROUP_ID}-payments`, ...consumerTiming(config) }),
+    onRestart: (reason) => metrics.consumerRestarts.inc({ consumer: "payments", reason }),
+    topic: topics.payments,
+    watchdog: {
+      blocked: async () => !(await databaseAnswers(services.database)),
+      lag: async (partitions) => consumerLag(await kafkaAdmin(), groupId, topics.payments, partitions, handledNext),
+      stallAfterMs: Math.max(30_000, 3 * config.KAFKA_SESSION_TIMEOUT_MS),
+    },
+    create: () => createConsumer(kafka, { groupId, ...consumerTiming(config) }),
     async setup(consumer) {
       current = consumer;
       committed.clear();
+      handledNext.clear();
       await consumer.subscribe({ topic: topics.payments, fromBeginning: true });
       await consumer.run({
         autoCommit: false,
         eachBatchAutoResolve: false,
         partitionsConsumedConcurrently: 2,
-        eachBatch: async (p) => {
+        // A payment may wait long (MySQL away): stay in the group meanwhile.
+        eachBatch: keepingMembership(async (p) => {
           for (const msg of p.batch.messages) {
             let parsed: PaymentMessage | undefined;
             try {
@@ -262,10 +277,12 @@ export function createPaymentsConsumer(
             }
             if (parsed) await handle(parsed, p, Number(msg.offset));
             p.resolveOffset(msg.offset);
+            supervised.progressed(); // a batch commits at its end: a long one that moves is not stalled
           }
           parking.handledUpTo(p.batch.partition, Number(p.batch.lastOffset()) + 1);
+          handledNext.set(p.batch.partition, Number(p.batch.lastOffset()) + 1);
           await commit(p.batch.partition);
-        },
+        }, heartbeatEvery(config.KAFKA_SESSION_TIMEOUT_MS)),
       });
     },
   });

@@ -1,6 +1,15 @@
 import type { Batch, EachBatchPayload, IHeaders, Producer } from "kafkajs";
+import { databaseAnswers } from "../core/db/client.js";
 import { isTransient, sqlErrno } from "../core/db/errors.js";
-import { consumerLag, consumerTiming, createConsumer, createProducer, supervisedConsumer } from "../core/kafka.js";
+import {
+  consumerLag,
+  consumerTiming,
+  createConsumer,
+  createProducer,
+  heartbeatEvery,
+  keepingMembership,
+  supervisedConsumer,
+} from "../core/kafka.js";
 import type { Services } from "../core/services.js";
 import { type OrderMessage, orderMessageSchema } from "../domain/order-message.js";
 import { persistOrders } from "./persist.js";
@@ -37,7 +46,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * more than `maxRowsPerSec`, and commits a partition's offset only after its rows are committed
  * in MySQL. Poison (invalid messages, rows MySQL keeps rejecting, a second live order of one
  * user) goes to `seckill.orders.dlq` with the reason in a header and never blocks its partition.
- * While MySQL is down the consumer pauses and retries with backoff; nothing is skipped.
+ * While MySQL is down each batch in hand retries with backoff, heartbeating so the writer keeps its
+ * partitions; nothing is skipped. A supervisor recreates the consumer if it ever stops consuming.
  */
 export function createOrderWriter(services: Services, opts: OrderWriterOptions = {}) {
   const { config, kafka, topics, metrics, database } = services;
@@ -49,21 +59,26 @@ export function createOrderWriter(services: Services, opts: OrderWriterOptions =
   const bucket = new TokenBucket(maxRowsPerSec, Math.max(1, Math.min(batchSize, Math.ceil(maxRowsPerSec / 10))));
   const dlqProducer: Producer = createProducer(kafka);
   const groupId = opts.groupId ?? config.ORDER_WRITER_GROUP_ID;
-  let lastProgress = Date.now();
   const admin = kafka.admin({ retry: { retries: 0 } });
   let adminConnected: Promise<void> | undefined;
   const supervised = supervisedConsumer({
     name: "order-writer",
     logger: log,
-    // Stalled: messages wait, nothing was processed for a while, and MySQL is not the reason.
-    stalled: async () => {
-      if (paused || Date.now() - lastProgress < 10_000) return false;
-      adminConnected ??= admin.connect().catch((err) => {
-        adminConnected = undefined;
-        throw err;
-      });
-      await adminConnected;
-      return (await consumerLag(admin, groupId, topics.orders)) > 0;
+    onRestart: (reason) => metrics.consumerRestarts.inc({ consumer: "order-writer", reason }),
+    topic: topics.orders,
+    // Stalled: messages wait on this writer's partitions, nothing was committed for a while, and
+    // MySQL answers (while it does not, waiting is the job).
+    watchdog: {
+      blocked: async () => !(await databaseAnswers(database)),
+      lag: async (partitions) => {
+        adminConnected ??= admin.connect().catch((err) => {
+          adminConnected = undefined;
+          throw err;
+        });
+        await adminConnected;
+        return consumerLag(admin, groupId, topics.orders, partitions);
+      },
+      stallAfterMs: Math.max(30_000, 3 * config.KAFKA_SESSION_TIMEOUT_MS),
     },
     create: () => createConsumer(kafka, { groupId, ...consumerTiming(config) }),
     async setup(consumer) {
@@ -72,12 +87,17 @@ export function createOrderWriter(services: Services, opts: OrderWriterOptions =
         autoCommit: false,
         eachBatchAutoResolve: false,
         partitionsConsumedConcurrently: opts.partitionsConsumedConcurrently ?? 3,
-        eachBatch,
+        // A MySQL retry may last minutes: the writer must stay in its group all along.
+        eachBatch: keepingMembership(eachBatch, heartbeatEvery(config.KAFKA_SESSION_TIMEOUT_MS)),
       });
     },
   });
-  const consumer = () => supervised.current();
-  let paused = false;
+  // Only for the log: one line when MySQL goes away, one when it is back. No consumer.pause():
+  // a paused topic stays paused across a rejoin, and a batch aborted by a rebalance would never
+  // resume it (the writer then sat in its group consuming nothing). A batch waiting for MySQL
+  // holds its worker, and kafkajs fetches nothing new for that worker meanwhile.
+  let mysqlDown = false;
+
   let stopping: Promise<void> | undefined;
 
   function parse(batch: Batch): { valid: Valid[]; poison: Poison[] } {
@@ -119,7 +139,7 @@ export function createOrderWriter(services: Services, opts: OrderWriterOptions =
         await dlqProducer.send({ topic: topics.ordersDlq, acks: -1, messages });
         break;
       } catch (err) {
-        log.error({ err: (err as Error).message, attempt, count: items.length }, "could not write to the DLQ; retrying before committing");
+        log.error({ err, attempt, count: items.length }, "could not write to the DLQ; retrying before committing");
         await waitOrAbort(p, Math.min(5000, 200 * attempt));
       }
     }
@@ -129,17 +149,22 @@ export function createOrderWriter(services: Services, opts: OrderWriterOptions =
     }
   }
 
+  /** Waits `ms`, in steps, and aborts the batch as soon as the consumer stops or leaves its group. */
   async function waitOrAbort(p: EachBatchPayload, ms: number): Promise<void> {
-    await sleep(ms);
-    if (!p.isRunning() || p.isStale()) throw new BatchAborted();
-    try {
-      await p.heartbeat();
-    } catch {
-      throw new BatchAborted(); // a rebalance took the partition: its next owner redoes the batch
+    for (const until = Date.now() + ms; ; ) {
+      if (!p.isRunning() || p.isStale()) throw new BatchAborted();
+      try {
+        await p.heartbeat();
+      } catch {
+        throw new BatchAborted(); // evicted or rebalanced: the partition's next owner redoes the batch
+      }
+      const left = until - Date.now();
+      if (left <= 0) return;
+      await sleep(Math.min(left, 250));
     }
   }
 
-  /** Inserts one chunk, retrying transient failures forever (paused) and row errors up to maxAttempts. */
+  /** Inserts one chunk, retrying transient failures for as long as they last and row errors up to maxAttempts. */
   async function persistChunk(chunk: Valid[], p: EachBatchPayload, poison: Poison[]): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
@@ -147,11 +172,11 @@ export function createOrderWriter(services: Services, opts: OrderWriterOptions =
           database.db,
           chunk.map((v) => v.message),
         );
-        if (paused) {
-          paused = false;
-          consumer().resume([{ topic: topics.orders }]);
-          log.warn({ attempt }, "MySQL is back: order writer resumed");
+        if (mysqlDown) {
+          mysqlDown = false;
+          log.warn({ attempt }, "MySQL is back: order writer persisting again");
         }
+        supervised.progressed(); // a large batch commits only at its end: moving is not stalled
         metrics.ordersPersisted.inc(r.inserted);
         metrics.ordersAlreadyPersisted.inc(r.alreadyPersisted);
         metrics.writerBatchSize.observe(chunk.length);
@@ -169,12 +194,11 @@ export function createOrderWriter(services: Services, opts: OrderWriterOptions =
         if (err instanceof BatchAborted) throw err;
         metrics.writerRetries.inc();
         if (isTransient(err)) {
-          if (!paused) {
-            paused = true;
-            consumer().pause([{ topic: topics.orders }]);
+          if (!mysqlDown) {
+            mysqlDown = true;
             log.error(
-              { err: (err as Error).message, errno: sqlErrno(err) },
-              "MySQL unavailable: order writer paused, retrying with backoff (nothing is skipped)",
+              { err, errno: sqlErrno(err), partition: p.batch.partition },
+              "MySQL unavailable: order writer holding its batches, retrying with backoff (nothing is skipped)",
             );
           }
           await waitOrAbort(p, Math.min(5000, 100 * 2 ** Math.min(attempt, 6)));
@@ -215,12 +239,15 @@ export function createOrderWriter(services: Services, opts: OrderWriterOptions =
       if (err instanceof BatchAborted) return; // not committed: redelivered, and inserts are idempotent
       throw err;
     }
+    // Left the group while persisting: the partition's next owner is redelivered the batch (its
+    // rows are there already, so it only commits).
+    if (!p.isRunning()) return;
     // The rows are committed: only now does the batch count as done, for kafkajs's fetch position
-    // (resolveOffset) and for the group (commitOffsets).
+    // (resolveOffset) and for the group (the commit, through this batch's own consumer: after a
+    // restart, consumer() is another one).
     p.resolveOffset(batch.lastOffset());
-    lastProgress = Date.now();
     const next = String(Number(batch.lastOffset()) + 1);
-    await consumer().commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]);
+    await p.commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: next }] }] });
     metrics.writerConsumerLag.set({ partition: String(batch.partition) }, Math.max(0, Number(batch.highWatermark) - Number(next)));
   }
 

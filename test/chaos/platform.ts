@@ -6,7 +6,8 @@ import { freePort } from "../../infra/processes.js";
 import { envOf, exited, spawnApp } from "../helpers/processes.js";
 import type { ChaosStack } from "./stack.js";
 
-export type AppName = "api" | "gateway" | "order-writer";
+/** `order-writer-2`: a second member of the writer group, started only by the scenarios that want one. */
+export type AppName = "api" | "gateway" | "order-writer" | "order-writer-2";
 
 /**
  * The platform as separate processes on the chaos stack (gateway -> API over HTTP, the order
@@ -25,10 +26,16 @@ const MAIN: Record<AppName, string> = {
   api: "apps/api/main.ts",
   gateway: "apps/gateway/main.ts",
   "order-writer": "apps/order-writer/main.ts",
+  "order-writer-2": "apps/order-writer/main.ts",
 };
 
 export async function startChaosPlatform(stack: ChaosStack, tag: string, env: Record<string, string> = {}): Promise<ChaosPlatform> {
-  const ports: Record<AppName, number> = { api: await freePort(), gateway: await freePort(), "order-writer": await freePort() };
+  const ports: Record<AppName, number> = {
+    api: await freePort(),
+    gateway: await freePort(),
+    "order-writer": await freePort(),
+    "order-writer-2": await freePort(),
+  };
   const config = loadConfig({
     NODE_ENV: "test",
     LOG_LEVEL: "warn",

@@ -23,7 +23,7 @@ afterAll(async () => {
 });
 
 describe("order writer while MySQL is away", () => {
-  it("pauses, retries with backoff, and persists everything once MySQL is back: nothing lost, nothing skipped", async () => {
+  it("holds its batches, retries with backoff, and persists everything once MySQL is back: nothing lost, nothing skipped", async () => {
     // A MariaDB of this test's own, so it can be stopped without touching anyone else's.
     mysql = await provideMysql({ dataDir, reuseDefault: false });
     const port = Number(new URL(mysql.url).port);

@@ -37,6 +37,19 @@ export function createDatabase(url: string, poolSize = 10): Database {
   return { pool, db, close: () => pool.end() };
 }
 
+/** True when MySQL answers a trivial query within `timeoutMs` (a stopped or hung server is false, never a hang). */
+export async function databaseAnswers(database: Database, timeoutMs = 2000): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMs);
+  });
+  const ping = database.pool.query("SELECT 1").then(
+    () => true,
+    () => false,
+  );
+  return Promise.race([ping, timeout]).finally(() => clearTimeout(timer));
+}
+
 /** Creates the URL's database if it does not exist (connects without selecting it). */
 export async function ensureDatabase(url: string): Promise<void> {
   const name = databaseName(url);
