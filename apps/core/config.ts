@@ -105,7 +105,6 @@ const payments = z.object({
   PAYMENT_ORDER_WAIT_MS: int(900_000, 100, 86_400_000),
 });
 
-
 const admission = z.object({
   /** How often each API runs a waiting room's admission tick; admissions never exceed the inlet by more than one tick's worth. */
   ADMISSION_TICK_MS: int(100, 10, 5000),
