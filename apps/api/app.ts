@@ -48,7 +48,7 @@ export function createApi({ services, handoff: handoffOptions, admitTickMs }: Ap
 
   const app = createHttpApp(logger.child({ component: "api" }));
   mountHealth(app, dependencyChecks(services));
-  mountMetrics(app, services.registry);
+  mountMetrics(app, services.registry, { adminToken: config.ADMIN_TOKEN });
   getSale.register(app, ctx);
   postOrder.register(app, ctx);
   getOrder.register(app, ctx);
