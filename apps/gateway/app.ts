@@ -9,7 +9,7 @@ import { dependencyChecks, type Services } from "../core/services.js";
 import { createPasses } from "../domain/admission/pass.js";
 import { createReservations } from "../domain/reservations.js";
 import { createSaleCache } from "../domain/sale-cache.js";
-import { authenticatorFromConfig } from "./auth.js";
+import { type Authenticate, authenticatorFromConfig } from "./auth.js";
 import { createForward } from "./forward.js";
 import { createRecentHolders } from "./holders.js";
 import { createUserLimiter } from "./limiter.js";
@@ -23,14 +23,16 @@ export interface GatewayDeps {
   /** Admin routes served under /admin on the public port (one-process mode). */
   admin?: Hono<AppEnv>;
   soldOutRefreshMs?: number;
+  /** How user tokens are verified; default: as the config says (authenticatorFromConfig). */
+  authenticate?: Authenticate;
 }
 
 /** The edge: authentication, limits and the sold-out flag in front of the API. */
-export function createGateway({ services, apiFetch, admin, soldOutRefreshMs }: GatewayDeps) {
+export function createGateway({ services, apiFetch, admin, soldOutRefreshMs, authenticate: given }: GatewayDeps) {
   const { config, redis, database, metrics, logger } = services;
   const reservations = createReservations(redis, config.REDIS_KEY_PREFIX);
   const saleCache = createSaleCache({ db: database.db, redis, keys: reservations.global });
-  const authenticate = authenticatorFromConfig(config, logger.child({ component: "auth" }));
+  const authenticate = given ?? authenticatorFromConfig(config, logger.child({ component: "auth" }));
   const forward = createForward({
     apiFetch,
     apiUrl: config.API_URL,

@@ -27,6 +27,8 @@ export interface AuthOptions {
   logger?: Logger;
   /** How often the key set is fetched again in the background, in ms (default 10 min). */
   jwksRefreshMs?: number;
+  /** After a fetch, tokens with an unknown `kid` trigger no other fetch for this long, in ms (default 30 s). */
+  jwksCooldownMs?: number;
 }
 
 const ASYMMETRIC = ["RS256", "ES256"];
@@ -63,7 +65,7 @@ export function createAuthenticator(opts: AuthOptions) {
         // Never stale by age (that would make a request wait for a fetch): the background timer
         // and unknown kids refresh it.
         cacheMaxAge: Number.POSITIVE_INFINITY,
-        cooldownDuration: 30_000,
+        cooldownDuration: opts.jwksCooldownMs ?? 30_000,
         timeoutDuration: 3000,
       })
     : undefined;
