@@ -15,13 +15,14 @@ export const BODY_LIMITS = {
 } as const;
 
 /**
- * 413 payload_too_large. `Connection: close` makes Node close the socket once the answer is
- * written instead of reading (and discarding) the rest of an upload that may be 50 MB.
+ * 413 payload_too_large. No `Connection: close`: closing a socket with unread bytes in its
+ * receive buffer makes the kernel send a reset, which can wipe the 413 out of the client's
+ * buffer before it reads it. @hono/node-server instead discards what still arrives for 500 ms
+ * (at most 64 MB, never held) and then closes: a lingering close, as nginx and Apache do.
  */
 export function payloadTooLarge(limitBytes: number): AppError {
   return new AppError("payload_too_large", `the body is larger than this route accepts (at most ${limitBytes} bytes)`, {
     extra: { limitBytes },
-    headers: { connection: "close" },
   });
 }
 
@@ -30,6 +31,7 @@ export function payloadTooLarge(limitBytes: number): AppError {
  * before reading it when Content-Length says so, and, for a chunked body, as soon as the bytes
  * received pass the limit: at most `limitBytes` (plus one chunk) is ever held in memory.
  * A client that goes away mid-body rejects with ClientAbortedError (logged once, at info).
+ * Nothing here bounds the time a body takes: the listener's request timeout does (serve.ts).
  *
  * Why not hono/body-limit: it wraps the body in a new WHATWG Request and stream on every call,
  * which is what the gateway avoids elsewhere (see http.ts's requestHeader); reading Node's
@@ -58,9 +60,8 @@ function readIncoming(incoming: IncomingMessage, limitBytes: number): Promise<Bu
     const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size > limitBytes) {
+        // Nothing more is kept: the stream flows on into no listener until the lingering close.
         detach();
-        // Stop pulling bytes off the socket; the 413 goes out with Connection: close.
-        incoming.pause();
         reject(payloadTooLarge(limitBytes));
         return;
       }

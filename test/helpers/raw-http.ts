@@ -4,7 +4,7 @@ export interface RawAnswer {
   status: number;
   headers: Record<string, string>;
   body: string;
-  /** Body bytes the client managed to write before the answer came and the server closed. */
+  /** Body bytes the client wrote; it stops once a whole answer has arrived, as curl does. */
   bytesSent: number;
   /** The server closed the connection. */
   closed: boolean;
@@ -35,6 +35,7 @@ export function rawExchange(port: number, head: string, body: RawBody = {}, time
     let received = Buffer.alloc(0);
     let bytesSent = 0;
     let done = false;
+    let answered = false;
     let closed = false;
     const finish = () => {
       if (done) return;
@@ -69,8 +70,12 @@ export function rawExchange(port: number, head: string, body: RawBody = {}, time
     };
     socket.on("data", (d: Buffer) => {
       received = Buffer.concat([received, d]);
-      // Give the server a moment to close after a complete answer, so `closed` means something.
-      if (complete()) setTimeout(finish, 200);
+      // Give the server a moment to close after a complete answer, so `closed` means something
+      // (a 413 lingers 500 ms, discarding, before it closes).
+      if (!answered && complete()) {
+        answered = true; // like curl, stop sending once the server has answered
+        setTimeout(finish, 1000);
+      }
     });
     socket.on("close", () => {
       closed = true;
@@ -90,7 +95,7 @@ export function rawExchange(port: number, head: string, body: RawBody = {}, time
     let sent = 0;
     const frame = chunked ? Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from("\r\n")]) : chunk;
     const pump = () => {
-      while (!done && !socket.destroyed && sent < count) {
+      while (!answered && !done && !socket.destroyed && sent < count) {
         const ok = socket.write(frame);
         sent++;
         bytesSent += chunk.length;
