@@ -42,9 +42,15 @@ export async function readBody(c: Context, limitBytes: number): Promise<Buffer> 
   const declared = requestHeader(c, "content-length");
   if (declared !== undefined && Number(declared) > limitBytes) throw payloadTooLarge(limitBytes);
   const incoming = incomingOf(c);
-  if (incoming) return readIncoming(incoming, limitBytes);
+  if (incoming) {
+    // Neither Content-Length nor Transfer-Encoding: HTTP/1.1 says there is no body (RFC 9112 §6.3).
+    if (declared === "0" || (declared === undefined && incoming.headers["transfer-encoding"] === undefined)) return EMPTY;
+    return readIncoming(incoming, limitBytes);
+  }
   return readRequest(c.req.raw, limitBytes);
 }
+
+const EMPTY = Buffer.alloc(0);
 
 function readIncoming(incoming: IncomingMessage, limitBytes: number): Promise<Buffer> {
   if (incoming.readableEnded) return Promise.resolve(Buffer.alloc(0));
