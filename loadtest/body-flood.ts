@@ -7,12 +7,12 @@
 // slowest /healthz. Each upload stops sending once it has an answer, as curl does. Figures vary
 // with the machine; nothing here asserts them.
 
-import { readFileSync } from "node:fs";
+import { createWriteStream, readFileSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import mysql from "mysql2/promise";
-import { freePort, nodeChildren, spawnEntry, stopChild } from "../infra/processes.js";
+import { freePort, nodeChildren, spawnManaged, stopChild } from "../infra/processes.js";
 import { dropRedisPrefix } from "./ceilings.js";
 
 const args = process.argv.slice(2);
@@ -34,9 +34,11 @@ const databaseUrl = Object.assign(new URL(mysqlRoot), { pathname: `/seckill_${id
 const port = await freePort();
 const logFile = join(tmpdir(), `seckill-body-flood-${id}.log`);
 
-const child = spawnEntry("apps/platform/main.ts", {
+// Through tsx from DIR itself (not infra/start.mjs, which builds this checkout): the same way for
+// any checkout being compared.
+const child = spawnManaged(process.execPath, ["--import", "tsx", "apps/platform/main.ts"], {
   cwd: root,
-  logFile,
+  stdio: ["ignore", "pipe", "pipe"],
   env: {
     ...process.env,
     PORT: String(port),
@@ -48,6 +50,9 @@ const child = spawnEntry("apps/platform/main.ts", {
     RECONCILE_INTERVAL_MS: "0",
   },
 });
+const log = createWriteStream(logFile);
+child.stdout?.pipe(log);
+child.stderr?.pipe(log);
 const base = `http://127.0.0.1:${port}`;
 
 /** Resident memory of the platform's node processes (the primary and any HTTP workers), in MB. */
