@@ -2,6 +2,7 @@ import type { IncomingMessage } from "node:http";
 import type { Context, MiddlewareHandler } from "hono";
 import { AppError, ClientAbortedError } from "./errors.js";
 import { type AppEnv, incomingOf, requestHeader } from "./http.js";
+import { timedOutSockets } from "./serve.js";
 
 /**
  * The largest body each kind of route reads, in bytes (the HTTP contract): a purchase or queue
@@ -81,7 +82,7 @@ function readIncoming(incoming: IncomingMessage, limitBytes: number): Promise<Bu
     // 'error' (ECONNRESET "aborted") and/or 'close' without 'end'.
     const onGone = () => {
       detach();
-      reject(new ClientAbortedError(size));
+      reject(new ClientAbortedError(size, timedOutSockets.has(incoming.socket)));
     };
     incoming.on("data", onData);
     incoming.on("end", onEnd);

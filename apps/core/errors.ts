@@ -87,8 +87,16 @@ export function errorResponse(
  */
 export class ClientAbortedError extends Error {
   override name = "ClientAbortedError";
-  constructor(readonly receivedBytes: number) {
-    super("the client closed the connection before its request body was read");
+  constructor(
+    readonly receivedBytes: number,
+    /** The server cut the client off (request timeout, answered 408) rather than the client leaving. */
+    readonly timedOut = false,
+  ) {
+    super(
+      timedOut
+        ? "the request body did not arrive within HTTP_REQUEST_TIMEOUT_MS; answered 408"
+        : "the client closed the connection before its request body was read",
+    );
   }
 }
 
@@ -96,9 +104,12 @@ export class ClientAbortedError extends Error {
 export function errorHandler(logger: Logger) {
   return (err: Error, c: Context): Response => {
     if (err instanceof ClientAbortedError) {
+      const code = err.timedOut ? "request_timeout" : "client_aborted";
       logger.info(
-        { code: "client_aborted", requestId: c.get("requestId"), method: c.req.method, path: c.req.path, receivedBytes: err.receivedBytes },
-        "client_aborted: the client went away before sending its whole body; nothing was done",
+        { code, requestId: c.get("requestId"), method: c.req.method, path: c.req.path, receivedBytes: err.receivedBytes },
+        err.timedOut
+          ? "request_timeout: a slow client was cut off before sending its whole body (answered 408); nothing was done"
+          : "client_aborted: the client went away before sending its whole body; nothing was done",
       );
       return errorResponse(c, "client_aborted", err.message);
     }

@@ -47,6 +47,9 @@ function rawErrorResponse(code: ErrorCode, message: string): string {
   );
 }
 
+/** Sockets this server cut off for the request timeout: a body read that ends there says so (see body.ts). */
+export const timedOutSockets = new WeakSet<object>();
+
 /**
  * Node answers requests it cannot parse (431 too many headers, 400 for both Content-Length and
  * Transfer-Encoding, ...) and the request timeout (408) with an empty body. This answers them
@@ -61,6 +64,7 @@ function onClientError(logger: Logger | undefined) {
       return;
     }
     const code = CLIENT_ERRORS[err.code ?? ""] ?? "invalid_request";
+    if (code === "request_timeout") timedOutSockets.add(socket);
     const message = CLIENT_ERROR_MESSAGES[code] ?? `the request could not be parsed (${err.code ?? "malformed"})`;
     logger?.debug({ code, reason: err.code }, "request refused before it reached the app");
     socket.end(rawErrorResponse(code, message), () => socket.destroy());

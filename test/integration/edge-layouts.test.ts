@@ -184,9 +184,10 @@ describe.each(layouts)("the public edge, %s", (name, start) => {
   });
 
   it("cuts slow bodies off with 408 and the uniform body, and they hold no purchase slot (MAX_INFLIGHT_PURCHASES=3)", async () => {
+    const ids = [1, 2, 3].map((i) => `slow-${randomId()}-${i}`);
     const slow = Promise.all(
-      [1, 2, 3].map(async (i) =>
-        rawExchange(r.port, await buyHead(`slow-${i}`, "Content-Length: 100\r\n"), {
+      ids.map(async (requestId, i) =>
+        rawExchange(r.port, await buyHead(`slow-${i}`, `Content-Length: 100\r\nX-Request-Id: ${requestId}\r\n`), {
           chunk: Buffer.from(" "),
           count: 100,
           intervalMs: 100,
@@ -201,6 +202,12 @@ describe.each(layouts)("the public edge, %s", (name, start) => {
     });
     expect(other.status).toBe(202);
     for (const a of await slow) expect([a.status, errorCode(a), a.bytesSent < 100]).toEqual([408, "request_timeout", true]);
+    // Logged once each, as what happened: cut off by the timeout, not a client that left.
+    for (const requestId of ids) {
+      const line = await eventually("the cut-off is logged", () => logLines().find((l) => l.includes(requestId)));
+      expect(JSON.parse(line)).toMatchObject({ level: "info", code: "request_timeout", requestId });
+      expect(logLines().filter((l) => l.includes(requestId))).toHaveLength(1);
+    }
   });
 
   it("answers Node's own refusals with the uniform body: 431, and 400 for the request target *", async () => {
