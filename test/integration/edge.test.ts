@@ -96,6 +96,31 @@ describe("body limits on a real listener", () => {
   });
 });
 
+describe("admission calls", () => {
+  it("a queue or pass call over 4 KiB gets 413, at the gateway and at an API listener of its own (split layout)", async () => {
+    for (const call of ["queue", "pass"]) {
+      const head = `POST /api/sales/${openSale}/${call} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${await p.token("q")}\r\nContent-Length: 4097\r\n`;
+      const a = await rawExchange(port, head);
+      expect([call, a.status, errorCode(a)]).toEqual([call, 413, "payload_too_large"]);
+    }
+    const api = await listen(p.api.app, "127.0.0.1", 0);
+    try {
+      const chunked = await rawExchange(
+        api.port,
+        `POST /api/sales/${openSale}/pass HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n`,
+        {
+          chunk: Buffer.alloc(1024, 32),
+          count: 1024,
+          chunked: true,
+        },
+      );
+      expect([chunked.status, errorCode(chunked)]).toEqual([413, "payload_too_large"]);
+    } finally {
+      await api.close();
+    }
+  });
+});
+
 describe("malformed purchases", () => {
   it("a malformed body gets 400 invalid_request whatever the sale's state (before the start too)", async () => {
     const token = await p.token("malformed-1");
