@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { BODY_LIMITS, limitBody } from "../core/body.js";
 import type { AppEnv } from "../core/http.js";
 import { type Services, sharedKafkaAdmin } from "../core/services.js";
 import { createWaitingRoom } from "../domain/admission/waiting-room.js";
@@ -6,6 +7,7 @@ import { createReconciler } from "../domain/reconcile.js";
 import { createRedisGuard } from "../domain/redis-guard.js";
 import { createReservations } from "../domain/reservations.js";
 import { createStockHomes } from "../domain/stock-home.js";
+import { type Authenticate, authenticatorFromConfig } from "../gateway/auth.js";
 import { requireAdmin } from "./auth.js";
 import type { AdminContext } from "./context.js";
 import * as getOrder from "./routes/orders.$orderId.get.js";
@@ -20,7 +22,7 @@ import * as createSale from "./routes/sales.post.js";
  * The admin API under /admin (bearer ADMIN_TOKEN). Only routes: it is mounted on the public app
  * in one-process mode, or served by apps/admin/main.ts on its own listener.
  */
-export function createAdminRoutes({ services }: { services: Services }): Hono<AppEnv> {
+export function createAdminRoutes({ services, authenticate }: { services: Services; authenticate?: Authenticate }): Hono<AppEnv> {
   const reservations = createReservations(services.redis, services.config.REDIS_KEY_PREFIX);
   const ctx: AdminContext = {
     services,
@@ -31,7 +33,10 @@ export function createAdminRoutes({ services }: { services: Services }): Hono<Ap
     room: createWaitingRoom(services.redis, services.config.REDIS_KEY_PREFIX),
   };
   const app = new Hono<AppEnv>();
-  app.use("/admin/*", requireAdmin(services.config.ADMIN_TOKEN, services.config.JWT_SECRET));
+  const users = authenticate ?? authenticatorFromConfig(services.config, services.logger);
+  app.use("/admin/*", requireAdmin(services.config.ADMIN_TOKEN, users));
+  // After the token check: a caller without the token never gets its body read at all.
+  app.use("/admin/*", limitBody(BODY_LIMITS.admin));
   createSale.register(app, ctx);
   preload.register(app, ctx);
   moveStockHome.register(app, ctx);

@@ -41,6 +41,8 @@ const isMessage = (m: unknown): m is Message => typeof m === "object" && m !== n
 export interface WorkerPool {
   /** Resolves with the shared port once every worker listens. */
   ready: Promise<number>;
+  /** The sum over every process (this one and each worker), as /metrics text (for the OPS_PORT listener). */
+  metrics(): Promise<string>;
   /** Asks every worker to stop (each drains like a single process would); SIGKILL after the deadline. */
   stop(deadlineMs?: number): Promise<void>;
 }
@@ -96,12 +98,16 @@ export function forkHttpWorkers(opts: {
     });
   }
 
+  async function aggregate(): Promise<string> {
+    const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w?.isConnected());
+    const all = [await registry.getMetricsAsJSON(), ...(await Promise.all(workers.map(workerMetrics)))];
+    return AggregatorRegistry.aggregate(all).metrics();
+  }
+
   async function answer(from: Worker, m: Message) {
     if (m.seckill === "metrics-json-reply") pending.get(m.id)?.(m.json);
     if (m.seckill !== "metrics") return;
-    const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w?.isConnected());
-    const all = [await registry.getMetricsAsJSON(), ...(await Promise.all(workers.map(workerMetrics)))];
-    const text = await AggregatorRegistry.aggregate(all).metrics();
+    const text = await aggregate();
     if (from.isConnected()) from.send({ seckill: "metrics-reply", id: m.id, text } satisfies Message);
   }
 
@@ -130,6 +136,7 @@ export function forkHttpWorkers(opts: {
 
   return {
     ready,
+    metrics: aggregate,
     async stop(deadlineMs = 15_000) {
       stopping = true;
       const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w);

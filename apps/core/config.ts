@@ -110,7 +110,46 @@ const admission = z.object({
   ADMISSION_TICK_MS: int(100, 10, 5000),
 });
 
-const schemas = { server, redis, database, kafka, secrets, gateway, writer, payments, admission };
+/** Comma-separated exact origins (`https://shop.example`), each a scheme, host and optional port. */
+const origins = z
+  .string()
+  .transform((s) =>
+    s
+      .split(",")
+      .map((o) => o.trim())
+      .filter((o) => o !== ""),
+  )
+  .pipe(z.array(z.string().regex(/^https?:\/\/[^/\s*,]+$/, "each origin must be scheme://host[:port], no path, no wildcard")))
+  .default([]);
+
+/** The public edge: slow clients, user tokens from an identity provider, operations, browsers on other origins. */
+const edge = z
+  .object({
+    /** Every listener: the request's headers must arrive within this (Node's server.headersTimeout). */
+    HTTP_HEADERS_TIMEOUT_MS: int(5000, 100, 120_000),
+    /** Every listener: the whole request, headers and body, must arrive within this (Node's server.requestTimeout). */
+    HTTP_REQUEST_TIMEOUT_MS: int(10_000, 100, 600_000),
+    /** A listener of its own for /metrics, /healthz and /readyz (no auth); unset: /metrics on PORT needs the admin token. */
+    OPS_PORT: port(0).optional(),
+    /** Set: user tokens are RS256/ES256, verified with this key set (JWKS) instead of HS256 with JWT_SECRET. */
+    JWT_JWKS_URL: optionalUrl,
+    /** Set: a user token's `iss` must be exactly this. */
+    JWT_ISSUER: z.string().optional(),
+    /** Set: a user token's `aud` must be or contain this. */
+    JWT_AUDIENCE: z.string().optional(),
+    /** Clock skew allowed on a user token's exp, nbf and iat. */
+    JWT_CLOCK_TOLERANCE_SECONDS: int(30, 0, 300),
+    /** Browser origins allowed to call the public user routes (CORS); none by default. */
+    CORS_ORIGINS: origins,
+    /** How long a browser may cache a CORS preflight answer. */
+    CORS_MAX_AGE_SECONDS: int(600, 0, 86_400),
+  })
+  .refine((e) => e.HTTP_REQUEST_TIMEOUT_MS >= e.HTTP_HEADERS_TIMEOUT_MS, {
+    path: ["HTTP_REQUEST_TIMEOUT_MS"],
+    message: "must be at least HTTP_HEADERS_TIMEOUT_MS (it covers the headers too)",
+  });
+
+const schemas = { server, redis, database, kafka, secrets, gateway, writer, payments, admission, edge };
 const full = z.object({
   ...server.shape,
   ...redis.shape,
@@ -121,6 +160,7 @@ const full = z.object({
   ...writer.shape,
   ...payments.shape,
   ...admission.shape,
+  ...edge.shape,
 });
 
 export type Config = z.infer<typeof full>;

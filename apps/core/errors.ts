@@ -28,6 +28,11 @@ export const ERROR_STATUS = {
   stock_home_unreachable: 409,
   sold_out: 410,
   rate_limited: 429,
+  request_timeout: 408,
+  payload_too_large: 413,
+  headers_too_large: 431,
+  /** Never seen by the client (it left): the code the request is logged under. */
+  client_aborted: 400,
   internal: 500,
   overloaded: 503,
   unavailable: 503,
@@ -76,9 +81,38 @@ export function errorResponse(
   return json(c, body, ERROR_STATUS[code], opts.headers);
 }
 
+/**
+ * The client closed its connection (or was cut off by the request timeout) before its body was
+ * read. Nothing is wrong on our side and nobody is left to answer: logged once, at info.
+ */
+export class ClientAbortedError extends Error {
+  override name = "ClientAbortedError";
+  constructor(
+    readonly receivedBytes: number,
+    /** The server cut the client off (request timeout, answered 408) rather than the client leaving. */
+    readonly timedOut = false,
+  ) {
+    super(
+      timedOut
+        ? "the request body did not arrive within HTTP_REQUEST_TIMEOUT_MS; answered 408"
+        : "the client closed the connection before its request body was read",
+    );
+  }
+}
+
 /** Hono onError: known errors keep their code; anything else is a 500 that never echoes internals. */
 export function errorHandler(logger: Logger) {
   return (err: Error, c: Context): Response => {
+    if (err instanceof ClientAbortedError) {
+      const code = err.timedOut ? "request_timeout" : "client_aborted";
+      logger.info(
+        { code, requestId: c.get("requestId"), method: c.req.method, path: c.req.path, receivedBytes: err.receivedBytes },
+        err.timedOut
+          ? "request_timeout: a slow client was cut off before sending its whole body (answered 408); nothing was done"
+          : "client_aborted: the client went away before sending its whole body; nothing was done",
+      );
+      return errorResponse(c, "client_aborted", err.message);
+    }
     if (err instanceof AppError) {
       return errorResponse(c, err.code, err.message, { extra: err.extra, headers: err.headers });
     }

@@ -18,3 +18,17 @@ export function safeEqual(a: string, b: string): boolean {
   const bb = Buffer.from(b);
   return ab.length === bb.length && timingSafeEqual(ab, bb);
 }
+
+/** The token of `Authorization: Bearer <token>`; the scheme is case-insensitive (RFC 7235 §2.1). */
+export function bearerToken(header: string | undefined): string | undefined {
+  if (header === undefined || header.length < 8 || header.charCodeAt(6) !== 32) return undefined;
+  if (header.slice(0, 6).toLowerCase() !== "bearer") return undefined;
+  const token = header.slice(7).trim();
+  return token === "" ? undefined : token;
+}
+
+/** True when `Authorization` carries exactly this token (compared in constant time). */
+export function carriesToken(header: string | undefined, expected: string): boolean {
+  const token = bearerToken(header);
+  return token !== undefined && safeEqual(token, expected);
+}

@@ -1,7 +1,9 @@
 import type { Hono } from "hono";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { isHttpWorker, workerMetricsSource } from "./cluster.js";
-import type { AppEnv } from "./http.js";
+import { errorResponse } from "./errors.js";
+import { type AppEnv, requestHeader } from "./http.js";
+import { carriesToken } from "./identity.js";
 
 /**
  * One prom-client registry per process (not the global one, so tests can build many apps side
@@ -14,10 +16,26 @@ export function createRegistry(opts: { defaultMetrics?: boolean; labels?: Record
   return registry;
 }
 
-export function mountMetrics(app: Hono<AppEnv>, registry: Registry): void {
+/**
+ * GET /metrics. On a public listener pass `adminToken`: the figures name every sale, upcoming
+ * ones included, so the public edge serves them only with `Authorization: Bearer <ADMIN_TOKEN>`
+ * (Prometheus: `authorization: {credentials: ...}` in the scrape config), or scrape OPS_PORT.
+ * `source` replaces this process's own figures (the primary's sum over its HTTP workers).
+ */
+export function mountMetrics(
+  app: Hono<AppEnv>,
+  registry: Registry,
+  opts: { adminToken?: string; source?: () => Promise<string> } = {},
+): void {
   // In an HTTP worker the answer is the sum over every process of the platform, not this worker's share.
-  const text = isHttpWorker ? workerMetricsSource(registry) : () => registry.metrics();
-  app.get("/metrics", async (c) => c.body(await text(), 200, { "Content-Type": registry.contentType }));
+  const text = opts.source ?? (isHttpWorker ? workerMetricsSource(registry) : () => registry.metrics());
+  const { adminToken } = opts;
+  app.get("/metrics", async (c) => {
+    if (adminToken !== undefined && !carriesToken(requestHeader(c, "authorization"), adminToken)) {
+      return errorResponse(c, "unauthorized", "/metrics on this port needs Authorization: Bearer <ADMIN_TOKEN>; or scrape OPS_PORT");
+    }
+    return c.body(await text(), 200, { "Content-Type": registry.contentType });
+  });
 }
 
 /**
@@ -128,6 +146,12 @@ export function createPlatformMetrics(registry: Registry) {
     releasesOwed: new Gauge({
       name: "seckill_stock_releases_owed",
       help: "Closed orders whose unit is not yet back in Redis (retried every pass; non-zero for long = Redis trouble, run reconcile)",
+      registers: r,
+    }),
+    callbacksRefused: new Counter({
+      name: "seckill_payment_callbacks_refused_total",
+      help: "Payment callbacks refused before reaching Kafka, by reason (bad_signature: wrong secret, forged, or clock more than 300 s off)",
+      labelNames: ["reason"] as const,
       registers: r,
     }),
     deadLettered: new Counter({

@@ -1,5 +1,7 @@
 import type { Hono } from "hono";
+import { cors } from "hono/cors";
 import { RateLimiterMemory } from "rate-limiter-flexible";
+import { BODY_LIMITS, readBody } from "../core/body.js";
 import { mountHealth } from "../core/health.js";
 import { type AppEnv, createHttpApp, requestHeader } from "../core/http.js";
 import { mountMetrics } from "../core/metrics.js";
@@ -7,7 +9,7 @@ import { dependencyChecks, type Services } from "../core/services.js";
 import { createPasses } from "../domain/admission/pass.js";
 import { createReservations } from "../domain/reservations.js";
 import { createSaleCache } from "../domain/sale-cache.js";
-import { createAuthenticator } from "./auth.js";
+import { type Authenticate, authenticatorFromConfig } from "./auth.js";
 import { createForward } from "./forward.js";
 import { createRecentHolders } from "./holders.js";
 import { createUserLimiter } from "./limiter.js";
@@ -21,14 +23,16 @@ export interface GatewayDeps {
   /** Admin routes served under /admin on the public port (one-process mode). */
   admin?: Hono<AppEnv>;
   soldOutRefreshMs?: number;
+  /** How user tokens are verified; default: as the config says (authenticatorFromConfig). */
+  authenticate?: Authenticate;
 }
 
 /** The edge: authentication, limits and the sold-out flag in front of the API. */
-export function createGateway({ services, apiFetch, admin, soldOutRefreshMs }: GatewayDeps) {
+export function createGateway({ services, apiFetch, admin, soldOutRefreshMs, authenticate: given }: GatewayDeps) {
   const { config, redis, database, metrics, logger } = services;
   const reservations = createReservations(redis, config.REDIS_KEY_PREFIX);
   const saleCache = createSaleCache({ db: database.db, redis, keys: reservations.global });
-  const authenticate = createAuthenticator(config.JWT_SECRET);
+  const authenticate = given ?? authenticatorFromConfig(config, logger.child({ component: "auth" }));
   const forward = createForward({
     apiFetch,
     apiUrl: config.API_URL,
@@ -50,7 +54,21 @@ export function createGateway({ services, apiFetch, admin, soldOutRefreshMs }: G
 
   const app = createHttpApp(logger.child({ component: "gateway" }));
   mountHealth(app, dependencyChecks(services, ["redis"]));
-  mountMetrics(app, services.registry);
+  mountMetrics(app, services.registry, { adminToken: config.ADMIN_TOKEN });
+  if (config.CORS_ORIGINS.length > 0) {
+    // Browsers on the shop's own origins may call the user routes. Registered before every
+    // route, so a preflight is answered here, from memory: no token, no Redis. Never on /admin
+    // or the payment callback (a server-to-server call).
+    const browsers = cors({
+      origin: config.CORS_ORIGINS,
+      allowMethods: ["GET", "POST"],
+      allowHeaders: ["Authorization", "Content-Type", "Idempotency-Key", "X-Purchase-Pass", "X-Request-Id"],
+      exposeHeaders: ["Retry-After", "X-Request-Id"],
+      maxAge: config.CORS_MAX_AGE_SECONDS,
+    });
+    app.use("/api/sales/*", browsers);
+    app.use("/api/orders/*", browsers);
+  }
   const unauthenticated = new RateLimiterMemory({ points: config.UNAUTHENTICATED_PER_IP_PER_SEC, duration: 1 });
   purchase.register(app, {
     authenticate,
@@ -70,18 +88,33 @@ export function createGateway({ services, apiFetch, admin, soldOutRefreshMs }: G
     maxInFlight: config.MAX_INFLIGHT_PURCHASES,
   });
 
-  // Everything else under /api goes to the API; the user id is passed on when a valid token came with it.
-  app.all("/api/*", async (c) =>
-    forward(c.req.raw, await authenticate(requestHeader(c, "authorization")), c.get("requestId"), (name) => requestHeader(c, name)),
-  );
+  // Everything else under /api goes to the API, its body read under its route's limit; the user
+  // id is passed on when a valid token came with it.
+  app.all("/api/*", async (c) => {
+    const method = c.req.method;
+    const body =
+      method === "GET" || method === "HEAD"
+        ? undefined
+        : await readBody(c, c.req.path === "/api/payments/callback" ? BODY_LIMITS.callback : BODY_LIMITS.queue);
+    return forward(
+      c.req.raw,
+      await authenticate(requestHeader(c, "authorization")),
+      c.get("requestId"),
+      (name) => requestHeader(c, name),
+      body,
+    );
+  });
   if (admin) app.route("/", admin);
 
   return {
     app,
     soldOut,
     holders,
-    start: () => soldOut.start(),
-    stop: () => soldOut.stop(),
+    start: () => Promise.all([soldOut.start(), authenticate.start()]).then(() => {}),
+    stop: async () => {
+      authenticate.stop();
+      await soldOut.stop();
+    },
   };
 }
 

@@ -10,6 +10,8 @@ export type Forward = (
   requestId?: string,
   /** Reads a header of `req` (cheaper than req.headers where the caller has the raw request). */
   headerOf?: (name: string) => string | undefined,
+  /** The body, already read under the route's limit (see core/body.ts); none for GET and HEAD. */
+  body?: Uint8Array,
 ) => Promise<Response>;
 
 const decoder = new TextDecoder();
@@ -26,15 +28,17 @@ class LocalRequest {
     readonly url: string,
     readonly method: string,
     headers: Record<string, string>,
-    private readonly body: ArrayBuffer | undefined,
+    // Not named `body`: that is the WHATWG stream a reader would look for (see core/body.ts).
+    private readonly bytes: Uint8Array | undefined,
   ) {
     this.headers = new LocalHeaders(headers);
   }
   arrayBuffer(): Promise<ArrayBuffer> {
-    return Promise.resolve(this.body ?? new ArrayBuffer(0));
+    const b = this.bytes;
+    return Promise.resolve(b ? (b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer) : new ArrayBuffer(0));
   }
   text(): Promise<string> {
-    return Promise.resolve(this.body ? decoder.decode(this.body) : "");
+    return Promise.resolve(this.bytes ? decoder.decode(this.bytes) : "");
   }
   json(): Promise<unknown> {
     return this.text().then((t) => JSON.parse(t) as unknown);
@@ -85,7 +89,7 @@ export function createForward(opts: {
   // Keep-alive pool to a separate API process.
   const dispatcher = base ? new Agent({ connections: 128, pipelining: 1, keepAliveTimeout: 30_000 }) : undefined;
 
-  return async (req, userId, requestId, headerOf = (name) => req.headers.get(name) ?? undefined) => {
+  return async (req, userId, requestId, headerOf = (name) => req.headers.get(name) ?? undefined, body) => {
     const url = new URL(req.url);
     const headers: Record<string, string> = {};
     for (const name of PASSED_HEADERS) {
@@ -100,7 +104,6 @@ export function createForward(opts: {
       headers[USER_HEADER] = userId;
       headers[INTERNAL_HEADER] = vouch;
     }
-    const body = req.method === "GET" || req.method === "HEAD" ? undefined : await req.arrayBuffer();
     const target = `${base ?? "http://api.internal"}${url.pathname}${url.search}`;
     if (!base) return opts.apiFetch!(new LocalRequest(target, req.method, headers, body) as unknown as Request);
     try {
@@ -108,7 +111,7 @@ export function createForward(opts: {
       const res = await request(target, {
         method: req.method as Dispatcher.HttpMethod,
         headers,
-        body: body && Buffer.from(body),
+        body,
         dispatcher,
       });
       const text = await res.body.text();

@@ -1,12 +1,11 @@
 import type { Hono } from "hono";
 import type { Config } from "../core/config.js";
 import type { AppEnv } from "../core/http.js";
-import { signUserToken } from "../core/jwt.js";
 
 /**
  * Seeds a demo sale through the admin routes (the same path an operator uses): 100 units at
  * 19.99, open now for a day, preloaded. A fresh id per start, so a restart never meets an old,
- * sold-out demo. Returns what the README's curl walk-through needs.
+ * sold-out demo. Returns its id.
  */
 export async function seedDemoSale(admin: Hono<AppEnv>, config: Config) {
   const id = `demo-${new Date().toISOString().replace(/[-:]/g, "").slice(0, 15)}`;
@@ -29,5 +28,5 @@ export async function seedDemoSale(admin: Hono<AppEnv>, config: Config) {
     throw new Error(`demo sale: create answered ${created.status} ${await created.text()}`);
   const preloaded = await admin.request(`/admin/sales/${id}/preload?force=true`, { method: "POST", headers: auth });
   if (preloaded.status !== 200) throw new Error(`demo sale: preload answered ${preloaded.status} ${await preloaded.text()}`);
-  return { saleId: id, userToken: await signUserToken(config.JWT_SECRET, "demo-user-1", 24 * 3600) };
+  return { saleId: id };
 }

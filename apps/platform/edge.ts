@@ -1,6 +1,6 @@
 import { createAdminRoutes } from "../admin/app.js";
 import { createApi } from "../api/app.js";
-import { listen } from "../core/serve.js";
+import { httpOptions, listen } from "../core/serve.js";
 import type { Services } from "../core/services.js";
 import { createGateway } from "../gateway/app.js";
 
@@ -14,7 +14,7 @@ export async function startEdge(services: Services) {
   const api = createApi({ services });
   const gateway = createGateway({ services, apiFetch: api.app.fetch, admin: createAdminRoutes({ services }) });
   await Promise.all([api.start(), gateway.start()]);
-  const http = await listen(gateway.app, config.HOST, config.PORT);
+  const http = await listen(gateway.app, config.HOST, config.PORT, httpOptions(config, services.logger));
   return {
     port: http.port,
     async stop() {

@@ -2,10 +2,12 @@ import { startStack } from "../../infra/stack.js";
 import { createAdminRoutes } from "../admin/app.js";
 import { bootstrap } from "../core/bootstrap.js";
 import { forkHttpWorkers, isHttpWorker, workerCount, workerEnv } from "../core/cluster.js";
-import { listen } from "../core/serve.js";
+import { listenOpsPort } from "../core/ops-server.js";
+import { httpOptions, listen } from "../core/serve.js";
 import { onShutdown } from "../core/shutdown.js";
 import { createLifecycle } from "../lifecycle/worker.js";
 import { createOrderWriter } from "../order-writer/writer.js";
+import { readyBanner } from "./banner.js";
 import { seedDemoSale } from "./demo.js";
 import { startEdge } from "./edge.js";
 
@@ -30,13 +32,14 @@ if (isHttpWorker) {
   // already answers purchases before the writer and the demo sale are up.
   const startup = (async () => {
     const workers = workerCount(config.HTTP_WORKERS);
-    const edge =
+    const edge: { port: number; stop(): Promise<void>; metrics?: () => Promise<string> } =
       workers === 1
         ? await startEdge(services)
         : await (async () => {
             const pool = forkHttpWorkers({ count: workers, env: workerEnv(config), logger, registry: services.registry });
-            return { port: await pool.ready, stop: () => pool.stop() };
+            return { port: await pool.ready, stop: () => pool.stop(), metrics: pool.metrics };
           })();
+    const ops = await listenOpsPort(services, ["redis", "mysql", "kafka"], edge.metrics);
     const admin = createAdminRoutes({ services });
     const writer = createOrderWriter(services);
     const lifecycle = createLifecycle(services);
@@ -46,7 +49,7 @@ if (isHttpWorker) {
     // start-up (below), as before.
     const consumers = Promise.all([writer.start(), lifecycle.start()]);
     consumers.catch(() => {});
-    const adminHttp = config.ADMIN_PORT ? await listen(admin, config.HOST, config.ADMIN_PORT) : undefined;
+    const adminHttp = config.ADMIN_PORT ? await listen(admin, config.HOST, config.ADMIN_PORT, httpOptions(config, logger)) : undefined;
 
     const base = `http://${config.HOST}:${edge.port}`;
     const demo = await seedDemoSale(admin, config);
@@ -55,21 +58,13 @@ if (isHttpWorker) {
         gateway: base,
         httpWorkers: workers,
         admin: adminHttp ? `http://${config.HOST}:${adminHttp.port}/admin` : `${base}/admin`,
-        metrics: `${base}/metrics`,
+        metrics: ops ? `${ops.url}/metrics` : `${base}/metrics (with the admin token)`,
         demoSale: `${base}/api/sales/${demo.saleId}`,
         startupMs: Math.round(performance.now() - startedAt),
       },
       "ready",
     );
-    process.stdout.write(
-      `\nReady. Buy the demo item:\n` +
-        `  TOKEN=${demo.userToken}\n` +
-        `  curl -s ${base}/api/sales/${demo.saleId}\n` +
-        `  curl -s -X POST -H "Authorization: Bearer $TOKEN" ${base}/api/sales/${demo.saleId}/orders\n` +
-        `  curl -s -H "Authorization: Bearer $TOKEN" ${base}/api/orders/<orderId>\n` +
-        `  npm run pay -- <orderId>            # the provider's signed callback: the order becomes paid\n` +
-        `  curl -s -H "Authorization: Bearer ${config.ADMIN_TOKEN}" ${base}/admin/sales/${demo.saleId}/stats\n\n`,
-    );
+    process.stdout.write(await readyBanner(config, base, demo.saleId));
     const t = performance.now();
     consumers.then(
       () => logger.info({ joinMs: Math.round(performance.now() - t) }, "order writer and lifecycle consumers joined their groups"),
@@ -78,13 +73,14 @@ if (isHttpWorker) {
         process.kill(process.pid, "SIGTERM");
       },
     );
-    return { edge, adminHttp, writer, lifecycle, consumers };
+    return { edge, adminHttp, ops, writer, lifecycle, consumers };
   })();
   onShutdown(logger, async () => {
-    const { edge, adminHttp, writer, lifecycle, consumers } = await startup;
+    const { edge, adminHttp, ops, writer, lifecycle, consumers } = await startup;
     await consumers.catch(() => {});
     await edge.stop();
     await adminHttp?.close();
+    await ops?.close();
     await writer.stop(); // finishes the batches in hand and commits their offsets
     await lifecycle.stop();
     await services.close();

@@ -36,7 +36,7 @@ describe("npm start with HTTP_WORKERS=2", () => {
       // Many connections at once, so the primary hands them to both workers.
       const first = await Promise.all(Array.from({ length: 200 }, (_, i) => buy(`w-${i}`)));
       expect(first.filter((s) => s === 202)).toHaveLength(200);
-      const metrics = await (await fetch(`${base}/metrics`)).text();
+      const metrics = await (await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${config.ADMIN_TOKEN}` } })).text();
       expect(metrics).toMatch(/^seckill_purchases_total\{outcome="reserved"\} 200$/m);
 
       process.kill(workers[0], "SIGKILL");

@@ -1,7 +1,9 @@
 import type { Hono } from "hono";
+import { BODY_LIMITS, readBody } from "../../core/body.js";
 import { AppError, parseJsonBody } from "../../core/errors.js";
 import { type AppEnv, requestHeader } from "../../core/http.js";
 import type { ConnectedProducer } from "../../core/kafka.js";
+import { throttledLog } from "../../core/log-throttle.js";
 import { json } from "../../core/respond.js";
 import { type PaymentMessage, paymentCallbackSchema, verifyPaymentSignature } from "../../domain/payment-event.js";
 import type { ApiContext } from "../context.js";
@@ -15,11 +17,20 @@ import type { ApiContext } from "../context.js";
 export function register(app: Hono<AppEnv>, ctx: ApiContext, producer: ConnectedProducer) {
   const { config, topics, logger } = ctx.services;
   const log = logger.child({ component: "payments-callback" });
+  const badSignatures = ctx.services.metrics.callbacksRefused.labels({ reason: "bad_signature" });
+  // A forged-callback flood would otherwise write a warn line per request.
+  const logBadSignature = throttledLog(10_000);
 
   app.post("/api/payments/callback", async (c) => {
-    const raw = await c.req.text();
+    const raw = (await readBody(c, BODY_LIMITS.callback)).toString("utf8");
     if (!verifyPaymentSignature(config.PAYMENT_WEBHOOK_SECRET, requestHeader(c, "x-timestamp"), requestHeader(c, "x-signature"), raw)) {
-      log.warn({ ip: requestHeader(c, "x-forwarded-for") }, "payment callback refused: bad signature or timestamp more than 300 s off");
+      badSignatures.inc();
+      logBadSignature((suppressed) =>
+        log.warn(
+          { ip: requestHeader(c, "x-forwarded-for"), suppressed },
+          "payment callback refused: bad signature or timestamp more than 300 s off (at most one line per 10 s; seckill_payment_callbacks_refused_total counts them all). Many: check PAYMENT_WEBHOOK_SECRET matches the provider's, and the clocks",
+        ),
+      );
       throw new AppError(
         "bad_signature",
         "signature or timestamp invalid (X-Signature = hex HMAC-SHA256 of `<X-Timestamp>.<body>`, within 300 s)",

@@ -1,19 +1,14 @@
 import type { Hono } from "hono";
-import { z } from "zod";
+import { BODY_LIMITS, readBody } from "../../core/body.js";
 import { ALREADY_PURCHASED_MESSAGE, AppError, parseJsonBody } from "../../core/errors.js";
 import { type AppEnv, requestHeader } from "../../core/http.js";
 import { newOrderId } from "../../core/ids.js";
 import { json } from "../../core/respond.js";
 import { SALE_ID_PATTERN } from "../../domain/order-message.js";
+import { IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_MESSAGE, isPlainPurchaseBody, purchaseBodySchema } from "../../domain/purchase-request.js";
 import type { ReserveOutcome } from "../../domain/reservations.js";
 import { type ApiContext, requireUser } from "../context.js";
 
-const bodySchema = z
-  .object({
-    quantity: z.literal(1, { error: "quantity must be 1: each order buys one unit (perUserLimit caps orders per user)" }).optional(),
-  })
-  .strict();
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
 /** How long an accepted order stays readable from Redis while it travels to MySQL. */
 const QUEUED_ORDER_TTL_S = 7 * 24 * 3600;
 
@@ -29,10 +24,11 @@ export function register(app: Hono<AppEnv>, ctx: ApiContext) {
     const saleId = c.req.param("saleId");
     // No sale has such an id (ids are byte-exact): 404 like any id with no exact record.
     if (!SALE_ID_PATTERN.test(saleId)) throw new AppError("sale_not_found", `no sale ${JSON.stringify(saleId)}`);
-    parseJsonBody(await c.req.text(), bodySchema, { emptyIsObject: true });
+    const raw = (await readBody(c, BODY_LIMITS.purchase)).toString("utf8");
+    if (!isPlainPurchaseBody(raw)) parseJsonBody(raw, purchaseBodySchema, { emptyIsObject: true });
     const idempotencyKey = requestHeader(c, "idempotency-key") ?? "";
     if (idempotencyKey && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
-      throw new AppError("invalid_request", "Idempotency-Key must be 1-128 printable ASCII characters");
+      throw new AppError("invalid_request", IDEMPOTENCY_KEY_MESSAGE);
     }
     if (!ctx.guard.verified) {
       metrics.purchases.inc({ outcome: "redis_unverified" });

@@ -1,9 +1,11 @@
 import type { Context, Hono } from "hono";
-import { ALREADY_PURCHASED_MESSAGE, errorResponse } from "../../core/errors.js";
+import { BODY_LIMITS, readBody } from "../../core/body.js";
+import { ALREADY_PURCHASED_MESSAGE, AppError, errorResponse, parseJsonBody } from "../../core/errors.js";
 import { type AppEnv, incomingOf, requestHeader } from "../../core/http.js";
 import type { PlatformMetrics } from "../../core/metrics.js";
 import type { Passes } from "../../domain/admission/pass.js";
 import { SALE_ID_PATTERN } from "../../domain/order-message.js";
+import { IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_MESSAGE, isPlainPurchaseBody, purchaseBodySchema } from "../../domain/purchase-request.js";
 import type { SaleCache } from "../../domain/sale-cache.js";
 import type { Authenticate } from "../auth.js";
 import { clientIp } from "../client-ip.js";
@@ -34,12 +36,15 @@ function socketAddress(c: Context<AppEnv>): string | undefined {
 }
 
 /**
- * POST /api/sales/:saleId/orders at the edge. The cheap refusals come first and the checks that
- * cost a Redis round trip last: shedding, the sold-out flag, auth, a recent 409 for this buyer
- * and the sale window (memory), then the token bucket (Redis, or memory once a user is
- * blocked), then the API. A pass or queue sale also needs a valid X-Purchase-Pass, checked in
- * memory before the token bucket: a bot without one never costs a Redis call. Every refusal
- * here is returned, not thrown, and says when to come back.
+ * POST /api/sales/:saleId/orders at the edge. The request itself first: its body is read (at
+ * most 4 KiB, else 413) and checked, and a malformed one is a 400 whatever the sale's state;
+ * only then does it take an in-flight slot, so a slow body (cut off by the listener's request
+ * timeout) never holds one. Then the cheap refusals, and the checks that cost a Redis round
+ * trip last: shedding, the sold-out flag, auth, a recent 409 for this buyer and the sale
+ * window (memory), then the token bucket (Redis, or memory once a user is blocked), then the
+ * API. A pass or queue sale also needs a valid X-Purchase-Pass, checked in memory before the
+ * token bucket: a bot without one never costs a Redis call. Every refusal here is returned, not
+ * thrown, and says when to come back.
  *
  * The sold-out flag is checked before the token on purpose: after a sell-out nearly every
  * request is a 410, the state is public anyway (GET /api/sales/:id says sold_out), and
@@ -49,21 +54,37 @@ export function register(app: Hono<AppEnv>, deps: PurchaseDeps) {
   let inFlight = 0;
   // One counter child per reason, looked up once: at the peak every request is a rejection.
   const rejections = new Map<string, { inc(): void }>();
-  const reject = (
-    c: Context<AppEnv>,
-    reason: string,
-    ...args: Parameters<typeof errorResponse> extends [unknown, ...infer R] ? R : never
-  ) => {
+  const count = (reason: string) => {
     let counter = rejections.get(reason);
     if (!counter) {
       counter = deps.metrics.gatewayRejections.labels({ reason });
       rejections.set(reason, counter);
     }
     counter.inc();
+  };
+  const reject = (
+    c: Context<AppEnv>,
+    reason: string,
+    ...args: Parameters<typeof errorResponse> extends [unknown, ...infer R] ? R : never
+  ) => {
+    count(reason);
     return errorResponse(c, ...args);
   };
 
   app.post("/api/sales/:saleId/orders", async (c) => {
+    let body: Buffer;
+    try {
+      body = await readBody(c, BODY_LIMITS.purchase);
+      const raw = body.toString("utf8");
+      if (!isPlainPurchaseBody(raw)) parseJsonBody(raw, purchaseBodySchema, { emptyIsObject: true });
+    } catch (err) {
+      if (err instanceof AppError) count(err.code);
+      throw err;
+    }
+    const idempotencyKey = requestHeader(c, "idempotency-key");
+    if (idempotencyKey && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
+      return reject(c, "invalid_request", "invalid_request", IDEMPOTENCY_KEY_MESSAGE);
+    }
     if (inFlight >= deps.maxInFlight) {
       return reject(c, "overloaded", "overloaded", "too many purchases in flight; retry shortly", { headers: { "Retry-After": "1" } });
     }
@@ -82,7 +103,7 @@ export function register(app: Hono<AppEnv>, deps: PurchaseDeps) {
       // No sale has such an id (ids are byte-exact, 1-64 of [A-Za-z0-9_-]): 404 like any id with no exact record.
       if (!SALE_ID_PATTERN.test(saleId)) return reject(c, "sale_not_found", "sale_not_found", `no sale ${JSON.stringify(saleId)}`);
       // Not for a request carrying an Idempotency-Key: its replay must reach the API, which answers it with the original 202.
-      const replayable = requestHeader(c, "idempotency-key") !== undefined;
+      const replayable = idempotencyKey !== undefined;
       if (!replayable && deps.holders.holds(saleId, userId))
         return reject(c, "already_purchased", "already_purchased", ALREADY_PURCHASED_MESSAGE, { extra: { saleId } });
 
@@ -116,7 +137,7 @@ export function register(app: Hono<AppEnv>, deps: PurchaseDeps) {
         return reject(c, "rate_limited", "rate_limited", "too many requests; slow down", { headers: { "Retry-After": String(seconds) } });
       }
 
-      const res = await deps.forward(c.req.raw, userId, c.get("requestId"), (name) => requestHeader(c, name));
+      const res = await deps.forward(c.req.raw, userId, c.get("requestId"), (name) => requestHeader(c, name), body);
       if (res.status === 410) deps.soldOut.markSoldOut(saleId);
       else if (res.status === 409) deps.holders.remember(saleId, userId);
       return res;

@@ -1,0 +1,20 @@
+import { z } from "zod";
+
+/** A purchase's body: `{}` (or empty) or `{"quantity":1}`; nothing else. */
+export const purchaseBodySchema = z
+  .object({
+    quantity: z.literal(1, { error: "quantity must be 1: each order buys one unit (perUserLimit caps orders per user)" }).optional(),
+  })
+  .strict();
+
+/** An Idempotency-Key: 1-128 printable ASCII characters, compared byte for byte. */
+export const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
+export const IDEMPOTENCY_KEY_MESSAGE = "Idempotency-Key must be 1-128 printable ASCII characters";
+
+/**
+ * The body nearly every buyer sends, answered without zod: the gateway checks every purchase's
+ * body before anything else (a malformed request is a 400 whatever the sale's state).
+ */
+export function isPlainPurchaseBody(raw: string): boolean {
+  return raw === "" || raw === "{}" || raw === '{"quantity":1}';
+}
