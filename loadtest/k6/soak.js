@@ -23,11 +23,12 @@ export const options = {
     },
     watch: { executor: "constant-vus", vus: 1, duration: DURATION, exec: "watch" },
   },
-  // Latency defaults assume RPS=200 on a development machine; the design's targets on
+  // Latency defaults assume RPS=200 on a development machine (two cores shared by k6, the
+  // platform, Redis, MariaDB and the Kafka mock, where queueing dominates the tail); the design's targets on
   // production hardware are -e P95_MS=30 -e P99_MS=80 -e FAILED_RATE=0.001.
   thresholds: thresholds(
     STOCK,
-    { p95Ms: 250, p99Ms: 1000, failedRate: 0.01 },
+    { p95Ms: 500, p99Ms: 2000, failedRate: 0.01 },
     {
       checks: ["rate>0.99"],
       // The handoff backlog stays small: Kafka keeps up with the accepted orders.

@@ -26,9 +26,10 @@ export const options = {
       ],
     },
   },
-  // Latency defaults assume TARGET_RPS=300 on a development machine; the design's targets on
+  // Latency defaults assume TARGET_RPS=300 on a development machine (two cores shared by k6,
+  // the platform, Redis, MariaDB and the Kafka mock, where queueing dominates the tail); the design's targets on
   // production hardware are -e P95_MS=50 -e P99_MS=100.
-  thresholds: thresholds(STOCK, { p95Ms: 250, p99Ms: 1000, failedRate: 0.01 }, { checks: ["rate>0.99"] }),
+  thresholds: thresholds(STOCK, { p95Ms: 500, p99Ms: 2000, failedRate: 0.01 }, { checks: ["rate>0.99"] }),
   summaryTrendStats: SUMMARY_TREND_STATS,
   teardownTimeout: TEARDOWN_TIMEOUT,
 };
