@@ -142,8 +142,10 @@ function metricLine(data, name, label) {
   if (!m) return null;
   const v = m.values;
   if (m.type === "trend") {
-    const ms = (x) => `${x === undefined ? "-" : x.toFixed(1)} ms`;
-    return `${label}: p50 ${ms(v.med)}, p95 ${ms(v["p(95)"])}, p99 ${ms(v["p(99)"])}, max ${ms(v.max)}`;
+    // A time trend is in ms; others (the handoff backlog) are plain numbers.
+    const unit = m.contains === "time" ? " ms" : "";
+    const f = (x) => `${x === undefined ? "-" : x.toFixed(1)}${unit}`;
+    return `${label}: p50 ${f(v.med)}, p95 ${f(v["p(95)"])}, p99 ${f(v["p(99)"])}, max ${f(v.max)}`;
   }
   if (m.type === "rate") return `${label}: ${(v.rate * 100).toFixed(2)} %`;
   return `${label}: ${v.count}`;
