@@ -172,6 +172,10 @@ export function summarize(data, scenario) {
     ["seckill_lost", "lost"],
     ["seckill_oversold", "oversold"],
     ["seckill_pending_handoff", "handoff backlog"],
+    ["queue_bought", "bought from the waiting room"],
+    ["queue_sold_out_seen", "waiters told sold out"],
+    ["queue_stuck", "waiters left hanging"],
+    ["bot_wins", "bot wins"],
   ]) {
     const line = metricLine(data, name, label);
     if (line) lines.push(line);

@@ -1,6 +1,6 @@
 // Sell-out: a crowd many times the stock buys at once; exactly STOCK orders may be accepted.
 // Run (see the README's k6 section for every variable):
-//   k6 run -e BASE_URL=http://127.0.0.1:3000 -e ADMIN_TOKEN=... -e JWT_SECRET=... -e STOCK=1000 -e BUYERS=20000 loadtest/k6/sellout.js
+//   k6 run -e BASE_URL=http://127.0.0.1:3000 -e ADMIN_TOKEN=$ADMIN_TOKEN -e JWT_SECRET=$JWT_SECRET -e STOCK=1000 -e BUYERS=20000 loadtest/k6/sellout.js
 import { check } from "k6";
 import exec from "k6/execution";
 import { buy, createSale, numberEnv, SUMMARY_TREND_STATS, summarize, TEARDOWN_TIMEOUT, thresholds, verifySale } from "./lib.js";

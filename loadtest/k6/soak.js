@@ -1,6 +1,6 @@
 // Soak: a long, steady sale at a constant arrival rate; watch for leaks and a growing backlog.
 // Run (see the README's k6 section for every variable):
-//   k6 run -e BASE_URL=http://127.0.0.1:3000 -e ADMIN_TOKEN=... -e JWT_SECRET=... -e RPS=200 -e DURATION=30m loadtest/k6/soak.js
+//   k6 run -e BASE_URL=http://127.0.0.1:3000 -e ADMIN_TOKEN=$ADMIN_TOKEN -e JWT_SECRET=$JWT_SECRET -e RPS=200 -e DURATION=30m loadtest/k6/soak.js
 import { check, sleep } from "k6";
 import exec from "k6/execution";
 import { Trend } from "k6/metrics";

@@ -1,7 +1,7 @@
 // Spike: the moment a sale opens, the arrival rate ramps to TARGET_RPS within RAMP, holds for
 // HOLD, and falls to zero over RAMP_DOWN. Every request is a new buyer.
 // Run (see the README's k6 section for every variable):
-//   k6 run -e BASE_URL=http://127.0.0.1:3000 -e ADMIN_TOKEN=... -e JWT_SECRET=... -e TARGET_RPS=300 loadtest/k6/spike.js
+//   k6 run -e BASE_URL=http://127.0.0.1:3000 -e ADMIN_TOKEN=$ADMIN_TOKEN -e JWT_SECRET=$JWT_SECRET -e TARGET_RPS=300 loadtest/k6/spike.js
 import { check } from "k6";
 import exec from "k6/execution";
 import { buy, createSale, numberEnv, SUMMARY_TREND_STATS, summarize, TEARDOWN_TIMEOUT, thresholds, verifySale } from "./lib.js";
