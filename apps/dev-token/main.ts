@@ -11,7 +11,7 @@ if ("error" in request) {
   process.stderr.write(`${request.error}\n`);
   process.exit(2);
 }
-const token = await signUserToken(request.secret, request.userId, request.ttlSeconds);
+const token = await signUserToken(request.secret, request.userId, request.ttlSeconds, request.claims);
 const expires = new Date(Date.now() + request.ttlSeconds * 1000).toISOString();
 process.stderr.write(
   `token for user ${request.userId}, expires ${expires}, signed with ${request.devSecret ? "the development JWT_SECRET" : "JWT_SECRET from the environment"}\n`,

@@ -11,6 +11,8 @@ export interface TokenRequest {
   secret: string;
   /** True when the secret is the development default (printed as a warning). */
   devSecret: boolean;
+  /** `iss` / `aud` claims the gateway requires (JWT_ISSUER / JWT_AUDIENCE), when set. */
+  claims: { iss?: string; aud?: string };
 }
 
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
@@ -46,13 +48,21 @@ export function readTokenRequest(argv: string[], env: Env): TokenRequest | { err
   const ttlSeconds = parseTtl(values.ttl);
   if (ttlSeconds === null) return { error: `--ttl ${JSON.stringify(values.ttl)} is not a duration\n${USAGE}` };
 
+  if (env.JWT_JWKS_URL?.trim()) {
+    return {
+      error: "JWT_JWKS_URL is set: this deployment takes user tokens from its identity provider and refuses HS256 ones; get a token there",
+    };
+  }
   const given = env.JWT_SECRET?.trim() ? env.JWT_SECRET : undefined;
   if (env.NODE_ENV === "production" && (given === undefined || given === DEV_SECRETS.JWT_SECRET)) {
     return { error: "NODE_ENV=production: set JWT_SECRET to the deployment's secret explicitly; the development default is refused there" };
   }
   const secret = given ?? DEV_SECRETS.JWT_SECRET;
   if (secret.length < 32) return { error: "JWT_SECRET must be at least 32 characters (as the gateway requires)" };
-  return { userId, ttlSeconds, secret, devSecret: secret === DEV_SECRETS.JWT_SECRET };
+  const claims: TokenRequest["claims"] = {};
+  if (env.JWT_ISSUER?.trim()) claims.iss = env.JWT_ISSUER;
+  if (env.JWT_AUDIENCE?.trim()) claims.aud = env.JWT_AUDIENCE;
+  return { userId, ttlSeconds, secret, devSecret: secret === DEV_SECRETS.JWT_SECRET, claims };
 }
 
 function parse(argv: string[]) {

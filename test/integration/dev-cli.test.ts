@@ -27,7 +27,7 @@ describe("npm run token", () => {
     const out = await cli("apps/dev-token/main.ts", ["Ann-1"], {});
     expect(out.code).toBe(0);
     const token = out.stdout.trim();
-    expect(await createAuthenticator(DEV_SECRETS.JWT_SECRET)(`Bearer ${token}`)).toBe("Ann-1");
+    expect(await createAuthenticator({ secret: DEV_SECRETS.JWT_SECRET })(`Bearer ${token}`)).toBe("Ann-1");
     expect(out.stderr).toContain("development JWT_SECRET");
   });
 
@@ -36,10 +36,18 @@ describe("npm run token", () => {
     const out = await cli("apps/dev-token/main.ts", ["bob", "--ttl", "90s"], { JWT_SECRET: secret });
     expect(out.code).toBe(0);
     const token = out.stdout.trim();
-    expect(await createAuthenticator(DEV_SECRETS.JWT_SECRET)(`Bearer ${token}`)).toBeNull();
+    expect(await createAuthenticator({ secret: DEV_SECRETS.JWT_SECRET })(`Bearer ${token}`)).toBeNull();
     const nowS = Date.now() / 1000;
-    expect(await createAuthenticator(secret)(`Bearer ${token}`)).toBe("bob");
-    expect(await createAuthenticator(secret, { now: () => nowS + 120 })(`Bearer ${token}`)).toBeNull();
+    expect(await createAuthenticator({ secret })(`Bearer ${token}`)).toBe("bob");
+    expect(await createAuthenticator({ secret, clockToleranceSec: 0, now: () => nowS + 120 })(`Bearer ${token}`)).toBeNull();
+  });
+
+  it("signs the iss and aud the gateway is configured to require", async () => {
+    const out = await cli("apps/dev-token/main.ts", ["carl"], { JWT_ISSUER: "https://id.example", JWT_AUDIENCE: "seckill" });
+    expect(out.code).toBe(0);
+    const token = out.stdout.trim();
+    const strict = createAuthenticator({ secret: DEV_SECRETS.JWT_SECRET, issuer: "https://id.example", audience: "seckill" });
+    expect(await strict(`Bearer ${token}`)).toBe("carl");
   });
 
   it("refuses with NODE_ENV=production unless JWT_SECRET is set explicitly", async () => {
@@ -49,7 +57,7 @@ describe("npm run token", () => {
     expect(refused.stderr).toContain("JWT_SECRET");
     const allowed = await cli("apps/dev-token/main.ts", ["ann"], { NODE_ENV: "production", JWT_SECRET: "p".repeat(40) });
     expect(allowed.code).toBe(0);
-    expect(await createAuthenticator("p".repeat(40))(`Bearer ${allowed.stdout.trim()}`)).toBe("ann");
+    expect(await createAuthenticator({ secret: "p".repeat(40) })(`Bearer ${allowed.stdout.trim()}`)).toBe("ann");
   });
 });
 

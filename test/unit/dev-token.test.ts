@@ -14,7 +14,13 @@ describe("token options", () => {
   });
 
   it("defaults to one hour with the development secret", () => {
-    expect(readTokenRequest(["ann"], {})).toEqual({ userId: "ann", ttlSeconds: 3600, secret: DEV_SECRETS.JWT_SECRET, devSecret: true });
+    expect(readTokenRequest(["ann"], {})).toEqual({
+      userId: "ann",
+      ttlSeconds: 3600,
+      secret: DEV_SECRETS.JWT_SECRET,
+      devSecret: true,
+      claims: {},
+    });
   });
 
   it("refuses a user id the gateway would refuse, and a missing one", () => {
@@ -27,6 +33,18 @@ describe("token options", () => {
     expect(readTokenRequest(["ann"], { NODE_ENV: "production" })).toHaveProperty("error");
     expect(readTokenRequest(["ann"], { NODE_ENV: "production", JWT_SECRET: DEV_SECRETS.JWT_SECRET })).toHaveProperty("error");
     expect(readTokenRequest(["ann"], { NODE_ENV: "production", JWT_SECRET: "x".repeat(32) })).toMatchObject({ devSecret: false });
+  });
+});
+
+describe("token options against the deployment's token rules", () => {
+  it("adds iss and aud when the gateway requires them", () => {
+    expect(readTokenRequest(["ann"], { JWT_ISSUER: "https://id.example", JWT_AUDIENCE: "seckill" })).toMatchObject({
+      claims: { iss: "https://id.example", aud: "seckill" },
+    });
+  });
+
+  it("refuses when user tokens come from an identity provider (JWT_JWKS_URL)", () => {
+    expect(readTokenRequest(["ann"], { JWT_JWKS_URL: "https://id.example/jwks.json" })).toHaveProperty("error");
   });
 });
 
