@@ -23,6 +23,8 @@ export interface Layout {
   admin: string;
   /** Resident memory of each process that runs gateway code, in bytes. */
   gatewayRss(): number[];
+  /** The platform's own processes (not the stack's), for CPU accounting. */
+  pids: number[];
   stop(): Promise<void>;
 }
 
@@ -53,13 +55,13 @@ function httpRss(pid: number, workers: number): number[] {
 export async function startLayout(
   kind: LayoutKind,
   env: Record<string, string | undefined>,
-  opts: { gatewayWorkers?: number } = {},
+  opts: { gatewayWorkers?: number /** Another checkout to run the apps from (a before/after comparison). */; root?: string } = {},
 ): Promise<Layout> {
   const children: ChildProcess[] = [];
   const start = async (name: string, entry: string, extra: Record<string, string>) => {
     const port = await freePort();
     const child = spawnEntry(entry, {
-      cwd: ROOT,
+      cwd: opts.root ?? ROOT,
       env: { ...env, ...extra, PORT: String(port) },
       logFile: `${tmpdir()}/seckill-bench-${kind}-${name}.log`,
     });
@@ -82,6 +84,7 @@ export async function startLayout(
         base: gateway.url,
         admin: admin.url,
         gatewayRss: () => httpRss(gateway.pid, gatewayWorkers),
+        pids: [api.pid, gateway.pid, writer.pid, admin.pid],
         stop,
       };
     }
@@ -93,6 +96,7 @@ export async function startLayout(
       base: platform.url,
       admin: platform.url,
       gatewayRss: () => httpRss(platform.pid, workers),
+      pids: [platform.pid],
       stop,
     };
   } catch (err) {

@@ -2,6 +2,7 @@ import type { ConnectedProducer, Topics } from "../core/kafka.js";
 import type { Logger } from "../core/logger.js";
 import type { PlatformMetrics } from "../core/metrics.js";
 import { every } from "../core/periodic.js";
+import { type Tracing, tracing } from "../core/tracing.js";
 import type { Reservations } from "../domain/reservations.js";
 
 /**
@@ -34,6 +35,8 @@ interface Pending {
   saleId: string;
   orderId: string;
   message: string;
+  /** The accepting request's trace context (tracing on only); the relay's republished records have none. */
+  trace?: ReturnType<Tracing["active"]>;
 }
 
 export function createHandoff(
@@ -46,6 +49,7 @@ export function createHandoff(
   const leaseMs = opts.relayLeaseMs ?? 10_000;
   const maxInFlight = opts.maxInFlight ?? 20_000;
   const log = deps.logger.child({ component: "handoff" });
+  const tracer = tracing();
 
   let queue: Pending[] = [];
   let timer: NodeJS.Timeout | undefined;
@@ -55,15 +59,43 @@ export function createHandoff(
   let stopped = false;
   let overflowLogged = false;
 
+  /**
+   * With tracing on: one PRODUCER span per message, child of its purchase, whose context travels
+   * in the message's `traceparent` header to the writer. Ended when Kafka has answered.
+   */
+  function traced(batch: Pending[]) {
+    if (!tracer) return { messages: batch.map((p) => ({ key: p.orderId, value: p.message })), end: (_err?: Error) => {} };
+    const spans = batch.map((p) =>
+      tracer.startSpan(`${deps.topics.orders} publish`, {
+        kind: tracer.kinds.PRODUCER,
+        parent: p.trace,
+        attributes: { "messaging.system": "kafka", "messaging.destination.name": deps.topics.orders, "seckill.order_id": p.orderId },
+      }),
+    );
+    const messages = batch.map((p, i) => {
+      const headers: Record<string, string> = {};
+      tracer.withSpan(spans[i], () => tracer.inject(headers));
+      return { key: p.orderId, value: p.message, headers };
+    });
+    return {
+      messages,
+      end(err?: Error) {
+        for (const s of spans) {
+          if (err) s.setStatus({ code: 2, message: err.message }); // SpanStatusCode.ERROR
+          s.end();
+        }
+      },
+    };
+  }
+
   /** Publishes one batch; on success drops the handoff records. Never throws. */
   async function publish(batch: Pending[], republish: boolean): Promise<boolean> {
+    const { messages, end } = traced(batch);
     try {
-      await deps.producer.send({
-        topic: deps.topics.orders,
-        acks: -1,
-        messages: batch.map((p) => ({ key: p.orderId, value: p.message })),
-      });
+      await deps.producer.send({ topic: deps.topics.orders, acks: -1, messages });
+      end();
     } catch (err) {
+      end(err as Error);
       deps.metrics.handoffFailures.inc(batch.length);
       log.error(
         { err: (err as Error).message, orders: batch.length, sales: [...new Set(batch.map((p) => p.saleId))], republish },
@@ -133,7 +165,7 @@ export function createHandoff(
         return;
       }
       overflowLogged = false;
-      queue.push({ saleId, orderId, message });
+      queue.push(tracer ? { saleId, orderId, message, trace: tracer.active() } : { saleId, orderId, message });
       if (queue.length >= maxBatch) flush();
       else timer ??= setTimeout(flush, lingerMs);
     },

@@ -3,6 +3,7 @@ import { migrateDatabase } from "./db/client.js";
 import { createLogger, type Logger } from "./logger.js";
 import { redactUrl } from "./redis.js";
 import { createServices, type Services } from "./services.js";
+import { startTracing } from "./tracing.js";
 
 /**
  * Where the shared services are. Each main.ts passes infra/stack.ts's `startStack` (the embedded
@@ -39,6 +40,12 @@ export async function bootstrap(
 ): Promise<Booted> {
   const base = loadConfigOrExit(env);
   const logger = createLogger({ level: base.LOG_LEVEL, name });
+  await startTracing({
+    endpoint: base.OTEL_EXPORTER_OTLP_ENDPOINT,
+    serviceName: base.OTEL_SERVICE_NAME ?? name,
+    ratio: base.OTEL_TRACES_SAMPLER_ARG,
+    logger,
+  });
   let stack: Stack;
   try {
     stack = await startStack({ env: base as unknown as Record<string, string | undefined>, topicPrefix: base.KAFKA_TOPIC_PREFIX });

@@ -149,7 +149,16 @@ const edge = z
     message: "must be at least HTTP_HEADERS_TIMEOUT_MS (it covers the headers too)",
   });
 
-const schemas = { server, redis, database, kafka, secrets, gateway, writer, payments, admission, edge };
+const tracingSchema = z.object({
+  /** OTLP/HTTP base URL of a collector (spans go to <url>/v1/traces). Unset: tracing is off and no SDK is loaded. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalUrl,
+  /** service.name of this process's spans; unset: the component's name (seckill, seckill-http, seckill-api, ...). */
+  OTEL_SERVICE_NAME: z.string().optional(),
+  /** Share of traces kept (0-1), decided where a trace starts and followed downstream (parentbased_traceidratio). */
+  OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).default(1),
+});
+
+const schemas = { server, redis, database, kafka, secrets, gateway, writer, payments, admission, edge, tracing: tracingSchema };
 const full = z.object({
   ...server.shape,
   ...redis.shape,
@@ -161,6 +170,7 @@ const full = z.object({
   ...payments.shape,
   ...admission.shape,
   ...edge.shape,
+  ...tracingSchema.shape,
 });
 
 export type Config = z.infer<typeof full>;

@@ -1,7 +1,9 @@
 import type { IncomingMessage } from "node:http";
-import { type Context, Hono } from "hono";
+import { type Context, Hono, type MiddlewareHandler } from "hono";
+import { routePath } from "hono/route";
 import { errorHandler, errorResponse } from "./errors.js";
 import type { Logger } from "./logger.js";
+import { type Tracing, tracing } from "./tracing.js";
 
 export type AppEnv = { Variables: { requestId: string; userId: string } };
 
@@ -39,6 +41,9 @@ const SAFE_REQUEST_ID = /^[\w\-=]{1,255}$/;
 export function createHttpApp(logger: Logger): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const debug = logger.isLevelEnabled("debug");
+  // Decided once per app: with tracing off, no middleware at all (not even a check per request).
+  const t = tracing();
+  if (t) app.use(serverSpans(t));
   app.use(async (c, next) => {
     const started = performance.now();
     const given = requestHeader(c, "x-request-id");
@@ -60,4 +65,30 @@ export function createHttpApp(logger: Logger): Hono<AppEnv> {
   app.onError(errorHandler(logger));
   app.notFound((c) => errorResponse(c, "not_found", `no route for ${c.req.method} ${c.req.path}`));
   return app;
+}
+
+/**
+ * A SERVER span per request, child of the caller's W3C `traceparent` when it sent one (the
+ * gateway sends its own to the API, so an in-process or remote API hop stays in one trace).
+ * Named `<method> <route template>`, never the raw path (ids would make every name unique).
+ */
+function serverSpans(t: Tracing): MiddlewareHandler<AppEnv> {
+  return (c, next) => {
+    const carrier: Record<string, string> = {};
+    const traceparent = requestHeader(c, "traceparent");
+    if (traceparent !== undefined) carrier.traceparent = traceparent;
+    const tracestate = requestHeader(c, "tracestate");
+    if (tracestate !== undefined) carrier.tracestate = tracestate;
+    return t.inSpan(
+      c.req.method,
+      { kind: t.kinds.SERVER, parent: t.extract(carrier), attributes: { "http.request.method": c.req.method, "url.path": c.req.path } },
+      async (span) => {
+        await next();
+        const route = routePath(c); // after next(): the handler that answered
+        span.updateName(`${c.req.method} ${route}`);
+        span.setAttributes({ "http.route": route, "http.response.status_code": c.res.status, "seckill.request_id": c.get("requestId") });
+        if (c.res.status >= 500) span.setStatus({ code: 2, message: `answered ${c.res.status}` }); // SpanStatusCode.ERROR
+      },
+    );
+  };
 }

@@ -204,6 +204,12 @@ export function createPlatformMetrics(registry: Registry) {
       labelNames: ["sale"] as const,
       registers: r,
     }),
+    reconcileRuns: new Counter({
+      name: "seckill_reconcile_runs_total",
+      help: "Reconciles of a sale (periodic or on demand), by outcome: consistent, repaired, recomputed, waiting_for_writer, needs_attention (a person must look)",
+      labelNames: ["state"] as const,
+      registers: r,
+    }),
   };
 }
 

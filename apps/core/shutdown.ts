@@ -1,4 +1,5 @@
 import type { Logger } from "./logger.js";
+import { stopTracing } from "./tracing.js";
 
 /**
  * A repeat of the first signal within this long is the same press delivered twice, not the
@@ -21,8 +22,10 @@ export function onShutdown(logger: Logger, stop: () => Promise<void>, deadlineMs
       process.exit(1);
     }, deadlineMs);
     timer.unref();
+    // Tracing stops last, so the spans of the drain are exported too.
     stop().then(
-      () => {
+      async () => {
+        await stopTracing();
         logger.info("stopped cleanly");
         process.exit(0);
       },

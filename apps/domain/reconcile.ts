@@ -268,7 +268,14 @@ export function createReconciler(deps: {
 
   const suspicious = (l: Look) => l.missingBuyers.size > 0 || (l.drift !== null && l.drift !== 0) || l.orphans.size > 0;
 
+  /** One reconcile of a sale, counted by its outcome (seckill_reconcile_runs_total{state}: the drift alert reads it). */
   async function reconcile(saleId: string): Promise<ReconcileReport | null> {
+    const report = await compare(saleId);
+    if (report) services.metrics.reconcileRuns.inc({ state: report.state });
+    return report;
+  }
+
+  async function compare(saleId: string): Promise<ReconcileReport | null> {
     const [sale] = await db.select().from(sales).where(eq(sales.id, saleId)).limit(1);
     if (!sale) return null;
     const away = await notAtHome(sale);

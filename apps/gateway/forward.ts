@@ -2,6 +2,7 @@ import { Agent, type Dispatcher, request } from "undici";
 import { AppError } from "../core/errors.js";
 import { INTERNAL_HEADER, internalToken, USER_HEADER } from "../core/identity.js";
 import type { Logger } from "../core/logger.js";
+import { tracing } from "../core/tracing.js";
 
 /** Passes a request on to the API: in-process (its fetch handler) or over HTTP with keep-alive. */
 export type Forward = (
@@ -88,6 +89,7 @@ export function createForward(opts: {
   if (!opts.apiFetch && !base) throw new Error("the gateway needs the API: in-process (apiFetch) or API_URL");
   // Keep-alive pool to a separate API process.
   const dispatcher = base ? new Agent({ connections: 128, pipelining: 1, keepAliveTimeout: 30_000 }) : undefined;
+  const tracer = tracing();
 
   return async (req, userId, requestId, headerOf = (name) => req.headers.get(name) ?? undefined, body) => {
     const url = new URL(req.url);
@@ -99,6 +101,8 @@ export function createForward(opts: {
     // The API logs and answers with the gateway's request id (the caller's when it was safe to
     // echo, else the gateway's own): one id per purchase end to end.
     if (requestId) headers["x-request-id"] = requestId;
+    // The gateway's span becomes the API's parent (W3C traceparent), in-process or over HTTP.
+    tracer?.inject(headers);
     // Never trust identity headers from outside: set them here or not at all.
     if (userId) {
       headers[USER_HEADER] = userId;

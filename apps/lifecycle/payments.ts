@@ -5,6 +5,7 @@ import { ER_DUP_ENTRY, isTransient, sqlErrno } from "../core/db/errors.js";
 import { orders, type PaymentOutcome, paymentConflicts, payments } from "../core/db/schema/index.js";
 import { consumerLag, consumerTiming, createConsumer, heartbeatEvery, keepingMembership, supervisedConsumer } from "../core/kafka.js";
 import { type Services, sharedKafkaAdmin } from "../core/services.js";
+import { kafkaCarrier, tracing } from "../core/tracing.js";
 import { type PaymentMessage, paymentMessageSchema } from "../domain/payment-event.js";
 import type { Reservations } from "../domain/reservations.js";
 import { createPaymentParking } from "./payment-parking.js";
@@ -275,7 +276,20 @@ export function createPaymentsConsumer(
             } catch (err) {
               log.error({ err, offset: msg.offset, partition: p.batch.partition }, "invalid payment message skipped");
             }
-            if (parsed) await handle(parsed, p, Number(msg.offset));
+            const t = tracing();
+            if (parsed && t) {
+              const m = parsed;
+              // A CONSUMER span, child of the callback that sent the event (its traceparent header).
+              await t.inSpan(
+                `${topics.payments} process`,
+                {
+                  kind: t.kinds.CONSUMER,
+                  parent: t.extract(kafkaCarrier(msg.headers)),
+                  attributes: { "messaging.system": "kafka", "seckill.order_id": m.orderId, "seckill.event_id": m.eventId },
+                },
+                () => handle(m, p, Number(msg.offset)),
+              );
+            } else if (parsed) await handle(parsed, p, Number(msg.offset));
             p.resolveOffset(msg.offset);
             supervised.progressed(); // a batch commits at its end: a long one that moves is not stalled
           }

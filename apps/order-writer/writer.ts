@@ -11,6 +11,7 @@ import {
   supervisedConsumer,
 } from "../core/kafka.js";
 import type { Services } from "../core/services.js";
+import { kafkaCarrier, type Tracing, tracing } from "../core/tracing.js";
 import { type OrderMessage, orderMessageSchema } from "../domain/order-message.js";
 import { persistOrders } from "./persist.js";
 import { TokenBucket } from "./token-bucket.js";
@@ -35,6 +36,7 @@ interface Valid {
   message: OrderMessage;
   offset: string;
   value: Buffer | null;
+  headers?: IHeaders;
 }
 
 class BatchAborted extends Error {}
@@ -112,7 +114,7 @@ export function createOrderWriter(services: Services, opts: OrderWriterOptions =
         continue;
       }
       const parsed = orderMessageSchema.safeParse(json);
-      if (parsed.success) valid.push({ message: parsed.data, offset: m.offset, value: m.value });
+      if (parsed.success) valid.push({ message: parsed.data, offset: m.offset, value: m.value, headers: m.headers });
       else {
         const detail = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
         poison.push({ value: m.value, offset: m.offset, reason: "invalid_message", detail });
@@ -224,6 +226,39 @@ export function createOrderWriter(services: Services, opts: OrderWriterOptions =
     }
   }
 
+  /**
+   * persistChunk with tracing on: a CONSUMER span per message, child of the purchase that sent it
+   * (its `traceparent` header), and one span for the chunk's insert under the first of them,
+   * linked to all (one multi-row INSERT serves many traces; the mysql2 instrumentation's query
+   * spans sit under it).
+   */
+  async function tracedPersistChunk(t: Tracing, chunk: Valid[], p: EachBatchPayload, poison: Poison[]): Promise<void> {
+    const spans = chunk.map((v) =>
+      t.startSpan(`${topics.orders} process`, {
+        kind: t.kinds.CONSUMER,
+        parent: t.extract(kafkaCarrier(v.headers)),
+        attributes: { "messaging.system": "kafka", "seckill.order_id": v.message.orderId, "seckill.sale_id": v.message.saleId },
+      }),
+    );
+    try {
+      await t.withSpan(spans[0], () =>
+        t.inSpan(
+          "orders insert",
+          {
+            links: spans.map((s) => ({ context: s.spanContext() })),
+            attributes: { "db.system.name": "mysql", "seckill.rows": chunk.length },
+          },
+          () => persistChunk(chunk, p, poison),
+        ),
+      );
+    } catch (err) {
+      for (const s of spans) s.setStatus({ code: 2, message: (err as Error).message }); // SpanStatusCode.ERROR
+      throw err;
+    } finally {
+      for (const s of spans) s.end();
+    }
+  }
+
   async function eachBatch(p: EachBatchPayload): Promise<void> {
     const { batch } = p;
     if (batch.isEmpty()) return;
@@ -232,7 +267,8 @@ export function createOrderWriter(services: Services, opts: OrderWriterOptions =
       for (let i = 0; i < valid.length; i += batchSize) {
         const chunk = valid.slice(i, i + batchSize);
         await bucket.take(chunk.length);
-        await persistChunk(chunk, p, poison);
+        const t = tracing();
+        await (t ? tracedPersistChunk(t, chunk, p, poison) : persistChunk(chunk, p, poison));
       }
       await deadLetter(batch, poison, p);
     } catch (err) {

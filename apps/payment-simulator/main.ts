@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { loadConfigOrExit } from "../core/config.js";
 import { simulatePayment } from "./simulate.js";
+import { paymentTarget } from "./target.js";
 
 /**
  * A payment provider for driving the flow by hand:
@@ -29,10 +30,22 @@ if (!orderId) {
   process.exit(2);
 }
 const config = loadConfigOrExit();
-const baseUrl = values.url ?? `http://127.0.0.1:${config.PORT}`;
+const { baseUrl, source } = paymentTarget(config, values.url);
+const port = new URL(baseUrl).port || (baseUrl.startsWith("https:") ? "443" : "80");
+process.stderr.write(`order ${orderId}: paying through ${baseUrl} (port ${port}, from ${source})\n`);
+
+/** A refused connection is the common mistake (platform not started, another PORT): say so. */
+function unreachable(err: unknown): never {
+  process.stderr.write(
+    `nothing answered at ${baseUrl} (${(err as Error).cause ?? err}); is npm start running there? Set PORT or pass --url\n`,
+  );
+  process.exit(1);
+}
 let amountCents = values.amount === undefined ? undefined : Number(values.amount);
 if (amountCents === undefined) {
-  const res = await fetch(`${baseUrl}/admin/orders/${orderId}`, { headers: { authorization: `Bearer ${config.ADMIN_TOKEN}` } });
+  const res = await fetch(`${baseUrl}/admin/orders/${orderId}`, { headers: { authorization: `Bearer ${config.ADMIN_TOKEN}` } }).catch(
+    unreachable,
+  );
   if (!res.ok) {
     process.stderr.write(`cannot read order ${orderId} from ${baseUrl}/admin (${res.status}: ${await res.text()}); pass --amount\n`);
     process.exit(1);
@@ -50,5 +63,6 @@ const deliveries = await simulatePayment({
   retryScheduleMs: values.retries ? [1000, 2000, 5000] : [],
   eventId: values.event,
   providerTxnId: values.txn,
-});
+}).catch(unreachable);
+process.stderr.write(`order ${orderId}: ${amountCents} cents, ${values.failed ? "failed" : "succeeded"}, sent to port ${port}\n`);
 for (const d of deliveries) process.stdout.write(`${d.status} ${d.ms} ms ${d.body}\n`);

@@ -3,7 +3,7 @@
 // separators, no optional chaining).
 import crypto from "k6/crypto";
 import http from "k6/http";
-import { ADMIN_TOKEN, BASE_URL } from "./lib.js";
+import { ADMIN_TOKEN, BASE_URL, countStatus } from "./lib.js";
 
 const adminHeaders = { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json" };
 const userHeaders = (token, extra) => Object.assign({ Authorization: `Bearer ${token}`, "Content-Type": "application/json" }, extra || {});
@@ -44,7 +44,9 @@ export function queueStatus(saleId, token) {
 export function buyWithPass(saleId, token, pass, userId) {
   const extra = { "Idempotency-Key": `k6-${userId || Math.random().toString(36).slice(2)}` };
   if (pass) extra["X-Purchase-Pass"] = pass;
-  return http.post(`${BASE_URL}/api/sales/${saleId}/orders`, "{}", { headers: userHeaders(token, extra), tags: { name: "purchase" } });
+  const res = http.post(`${BASE_URL}/api/sales/${saleId}/orders`, "{}", { headers: userHeaders(token, extra), tags: { name: "purchase" } });
+  countStatus(res);
+  return res;
 }
 
 export function getChallenge(saleId, token) {

@@ -9,7 +9,7 @@ import exec from "k6/execution";
 import http from "k6/http";
 import { Counter } from "k6/metrics";
 import { buyWithPass, createAdmissionSale, getChallenge, postPass, solve } from "./admission-lib.js";
-import { ADMIN_TOKEN, BASE_URL, userToken } from "./lib.js";
+import { ADMIN_TOKEN, BASE_URL, SUMMARY_TREND_STATS, summarize, userToken } from "./lib.js";
 
 const BOTS = Number(__ENV.BOTS || 3000);
 const DIFFICULTY = Number(__ENV.DIFFICULTY || 12);
@@ -26,6 +26,7 @@ export const options = {
     replayed: { executor: "shared-iterations", vus: 50, iterations: BOTS, exec: "replayed", maxDuration: "5m" },
   },
   thresholds: { bot_wins: ["count==0"], checks: ["rate==1"] },
+  summaryTrendStats: SUMMARY_TREND_STATS,
 };
 
 export function setup() {
@@ -84,4 +85,8 @@ export function teardown(data) {
   const queue = JSON.parse(http.get(`${BASE_URL}/admin/sales/${data.queueSale}/stats`, { headers: headers }).body);
   console.log(`pass sale accepted ${pass.accepted} (1 honest), queue sale accepted ${queue.accepted} (0)`);
   if (pass.accepted !== 1 || queue.accepted !== 0) botWins.add(pass.accepted - 1 + queue.accepted);
+}
+
+export function handleSummary(data) {
+  return summarize(data, `bots: ${BOTS} per kind`);
 }

@@ -7,7 +7,7 @@ import { check, sleep } from "k6";
 import exec from "k6/execution";
 import { Counter } from "k6/metrics";
 import { buyWithPass, createAdmissionSale, joinQueue, queueStatus } from "./admission-lib.js";
-import { invariantThresholds, userToken, verifySale } from "./lib.js";
+import { invariantThresholds, SUMMARY_TREND_STATS, summarize, TEARDOWN_TIMEOUT, userToken, verifySale } from "./lib.js";
 
 const STOCK = Number(__ENV.STOCK || 100);
 const USERS = Number(__ENV.USERS || 2000);
@@ -20,6 +20,9 @@ const lost = new Counter("queue_stuck");
 
 export const options = {
   setupTimeout: "60s",
+  // teardown() waits up to VERIFY_WAIT_S for every accepted order to be a row: k6's default 60 s would cut it short.
+  teardownTimeout: TEARDOWN_TIMEOUT,
+  summaryTrendStats: SUMMARY_TREND_STATS,
   scenarios: {
     waiters: { executor: "per-vu-iterations", vus: USERS, iterations: 1, maxDuration: "15m" },
   },
@@ -64,4 +67,8 @@ export default function (data) {
 
 export function teardown(data) {
   verifySale(data.saleId, STOCK);
+}
+
+export function handleSummary(data) {
+  return summarize(data, `waiting room: ${USERS} users for ${STOCK} units`);
 }

@@ -1,46 +1,54 @@
-// Spike: the moment a sale opens, the arrival rate ramps to TARGET_RPS within seconds.
-// Run: k6 run -e BASE_URL=http://127.0.0.1:3000 -e TARGET_RPS=3000 loadtest/k6/spike.js
+// Spike: the moment a sale opens, the arrival rate ramps to TARGET_RPS within RAMP, holds for
+// HOLD, and falls to zero over RAMP_DOWN. Every request is a new buyer.
+// Run (see the README's k6 section for every variable):
+//   k6 run -e BASE_URL=http://127.0.0.1:3000 -e ADMIN_TOKEN=$ADMIN_TOKEN -e JWT_SECRET=$JWT_SECRET -e TARGET_RPS=300 loadtest/k6/spike.js
 import { check } from "k6";
 import exec from "k6/execution";
-import { buy, createSale, invariantThresholds, verifySale } from "./lib.js";
+import { buy, createSale, numberEnv, SUMMARY_TREND_STATS, summarize, TEARDOWN_TIMEOUT, thresholds, verifySale } from "./lib.js";
 
-const TARGET = Number(__ENV.TARGET_RPS || 2000);
-const STOCK = Number(__ENV.STOCK || 1000000);
+// 300/s assumes a development machine (two cores shared with the whole stack and k6); a
+// production edge is sized for thousands per second: raise TARGET_RPS and the VU caps with it.
+const TARGET = numberEnv("TARGET_RPS", 300);
+const STOCK = numberEnv("STOCK", 1000000);
 
 export const options = {
   scenarios: {
     spike: {
       executor: "ramping-arrival-rate",
-      startRate: 10,
+      startRate: Math.min(10, TARGET),
       timeUnit: "1s",
-      preAllocatedVUs: 200,
-      maxVUs: 2000,
+      preAllocatedVUs: numberEnv("VUS", 100),
+      maxVUs: numberEnv("MAX_VUS", 1000),
       stages: [
-        { target: TARGET, duration: "10s" },
-        { target: TARGET, duration: "30s" },
-        { target: 0, duration: "5s" },
+        { target: TARGET, duration: __ENV.RAMP || "10s" },
+        { target: TARGET, duration: __ENV.HOLD || "30s" },
+        { target: 0, duration: __ENV.RAMP_DOWN || "5s" },
       ],
     },
   },
-  thresholds: {
-    "http_req_duration{name:purchase}": ["p(95)<50", "p(99)<100"],
-    http_req_failed: ["rate<0.01"],
-    checks: ["rate>0.99"],
-  },
+  // Latency defaults assume TARGET_RPS=300 on a development machine (two cores shared by k6,
+  // the platform, Redis, MariaDB and the Kafka mock, where queueing dominates the tail); the design's targets on
+  // production hardware are -e P95_MS=50 -e P99_MS=100.
+  thresholds: thresholds(STOCK, { p95Ms: 500, p99Ms: 2000, failedRate: 0.01 }, { checks: ["rate>0.99"] }),
+  summaryTrendStats: SUMMARY_TREND_STATS,
+  teardownTimeout: TEARDOWN_TIMEOUT,
 };
-// No object spread: k6 v0.47 does not parse it.
-Object.assign(options.thresholds, invariantThresholds);
 
 export function setup() {
   return { saleId: createSale("spike", STOCK) };
 }
 
 export default function (data) {
-  // Every iteration is a new buyer: the whole crowd buys once.
+  // A new buyer each time: 202 (bought) and 410 (sold out) are the only fair answers. 429 would
+  // mean the per-IP limit on bad tokens (a wrong JWT_SECRET), 409 a buyer seen twice.
   const res = buy(data.saleId, `spike-${exec.scenario.iterationInTest}`);
-  check(res, { "accepted or answered": (r) => [202, 409, 410, 429].includes(r.status) });
+  check(res, { "bought or sold out": (r) => r.status === 202 || r.status === 410 });
 }
 
 export function teardown(data) {
   verifySale(data.saleId, STOCK);
+}
+
+export function handleSummary(data) {
+  return summarize(data, `spike to ${TARGET}/s`);
 }

@@ -112,6 +112,9 @@ describe("reconcile", () => {
 
 describe("reconcile and reservations that never became rows", () => {
   it("reports them and leaves their stock alone: never released automatically", async () => {
+    const needsAttention = async () =>
+      (await p.services.metrics.reconcileRuns.get()).values.find((v) => v.labels.state === "needs_attention")?.value ?? 0;
+    const before = await needsAttention();
     const saleId = await p.createSale({ stock: 5 });
     await buyers(p, saleId, "ok", 2);
     await eventually("2 rows", async () => (await p.rows(saleId)) === 2);
@@ -125,6 +128,8 @@ describe("reconcile and reservations that never became rows", () => {
     expect(report.problems.join(" ")).toMatch(/1 reservation\(s\) hold stock but never became an order row/);
     expect(report.inTransit).toBe(1);
     expect((await p.stats(saleId)).remaining).toBe(2);
+    // What the reconcile-drift alert (infra/prometheus/alerts.yml) fires on.
+    expect((await needsAttention()) - before).toBe(1);
   });
 });
 

@@ -5,6 +5,7 @@ import { type AppEnv, requestHeader } from "../../core/http.js";
 import type { ConnectedProducer } from "../../core/kafka.js";
 import { throttledLog } from "../../core/log-throttle.js";
 import { json } from "../../core/respond.js";
+import { tracing } from "../../core/tracing.js";
 import { type PaymentMessage, paymentCallbackSchema, verifyPaymentSignature } from "../../domain/payment-event.js";
 import type { ApiContext } from "../context.js";
 
@@ -20,6 +21,7 @@ export function register(app: Hono<AppEnv>, ctx: ApiContext, producer: Connected
   const badSignatures = ctx.services.metrics.callbacksRefused.labels({ reason: "bad_signature" });
   // A forged-callback flood would otherwise write a warn line per request.
   const logBadSignature = throttledLog(10_000);
+  const tracer = tracing();
 
   app.post("/api/payments/callback", async (c) => {
     const raw = (await readBody(c, BODY_LIMITS.callback)).toString("utf8");
@@ -39,7 +41,14 @@ export function register(app: Hono<AppEnv>, ctx: ApiContext, producer: Connected
     const callback = parseJsonBody(raw, paymentCallbackSchema);
     const message: PaymentMessage = { v: 1, ...callback, receivedAt: Date.now() };
     try {
-      await producer.send({ topic: topics.payments, acks: -1, messages: [{ key: message.orderId, value: JSON.stringify(message) }] });
+      // The callback's span travels to the payments consumer in the message's traceparent header.
+      const headers: Record<string, string> = {};
+      tracer?.inject(headers);
+      await producer.send({
+        topic: topics.payments,
+        acks: -1,
+        messages: [{ key: message.orderId, value: JSON.stringify(message), headers }],
+      });
     } catch (err) {
       log.error(
         { err: (err as Error).message, orderId: message.orderId, eventId: message.eventId },
