@@ -184,7 +184,7 @@ export async function showDashboard(main: HTMLElement, id: string) {
     set("writerLag", s.writerLag ?? "?");
     set("handoff", s.pendingHandoff);
     set("dlq", data.dlq.sale);
-    set("p99", p99ms === null ? "–" : `${p99ms.toFixed(1)} ms`);
+    set("p99", p99ms === null ? "–" : `${p99ms < 100 ? p99ms.toFixed(1) : Math.round(p99ms)} ms`);
 
     rates.push(t, [...OUTCOMES.map(rate), Math.max(0, all - known)]);
     orders.push(t, [s.accepted, s.persisted, s.paid, s.closed]);
