@@ -37,7 +37,7 @@ beforeAll(async () => {
   http = await listen(p.gateway.app, "127.0.0.1", 0);
   base = `http://127.0.0.1:${http.port}`;
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"] });
-  context = await browser.newContext({ viewport: { width: 1180, height: 820 }, baseURL: base });
+  context = await browser.newContext({ viewport: { width: 1180, height: 640 }, baseURL: base });
   page = await context.newPage();
 }, 120_000);
 
@@ -48,7 +48,6 @@ afterAll(async () => {
 });
 
 const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`) });
-const adminHeaders = () => ({ authorization: `Bearer ${p.services.config.ADMIN_TOKEN}`, "content-type": "application/json" });
 
 describe("the admin console", () => {
   it("signs in with the admin token into an HttpOnly, SameSite=Strict session; a wrong token is refused", async () => {
@@ -80,6 +79,15 @@ describe("the admin console", () => {
     expect(page.url()).toContain(`#/sales/${saleId}`);
     await page.getByTestId("preload").click();
     await expect.poll(() => page.getByTestId("note").textContent()).toBe("preloaded: 40 in Redis");
+
+    // Edit it: once loaded, the stock is fixed and the form says so.
+    await page.goto(`/admin/console#/sales/${saleId}/edit`);
+    expect(await page.getByTestId("field-stock").isDisabled()).toBe(true);
+    await page.getByTestId("field-title").fill("Console sale (edited)");
+    await page.getByTestId("field-perUserLimit").fill("2");
+    await page.getByTestId("save-sale").click();
+    await page.getByTestId("dash-title").waitFor();
+    expect(await (await page.request.get(`/api/sales/${saleId}`)).json()).toMatchObject({ title: "Console sale (edited)", totalStock: 40 });
 
     // A crowd of 100 distinct buyers over real HTTP against 40 units.
     const tokens = await Promise.all(Array.from({ length: 100 }, (_, i) => p.token(`crowd-${saleId}-${i}`)));

@@ -10,7 +10,10 @@ const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
 type Responses = Record<string, { content?: Record<string, unknown>; headers?: Record<string, unknown> }>;
 
 /** Routes an app registered (middleware excluded), as `METHOD path` in OpenAPI's form. */
-export function registeredRoutes(app: Hono<never> | Hono<any>, skip: (path: string) => boolean = () => false): string[] {
+export function registeredRoutes(
+  app: Pick<Hono, "routes"> | { routes: { method: string; path: string }[] },
+  skip: (path: string) => boolean = () => false,
+): string[] {
   const out = new Set<string>();
   for (const r of app.routes) {
     if (r.method === "ALL" || skip(r.path)) continue;
