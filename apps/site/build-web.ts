@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { fromRoot } from "../core/paths.js";
 import { WEB_BASE, WEB_DIST } from "./web-assets.js";
 
 /**
@@ -10,7 +11,7 @@ import { WEB_BASE, WEB_DIST } from "./web-assets.js";
  * every source file, the lock file and this script is kept beside the output), so a repeated
  * start costs a few milliseconds.
  */
-const ROOT = fileURLToPath(new URL("../web/", import.meta.url));
+const ROOT = fromRoot("apps/web/");
 const STAMP = join(WEB_DIST, ".source-hash");
 
 function sourceHash(): string {
@@ -24,7 +25,7 @@ function sourceHash(): string {
     }
   };
   walk(ROOT);
-  for (const extra of [fileURLToPath(import.meta.url), fileURLToPath(new URL("../../package-lock.json", import.meta.url))]) {
+  for (const extra of [fileURLToPath(import.meta.url), fromRoot("package-lock.json")]) {
     if (existsSync(extra)) hash.update(readFileSync(extra));
   }
   return hash.digest("hex");

@@ -6,6 +6,7 @@ import type { Hono } from "hono";
 import { buildOpenApiDocument } from "../contract/document.js";
 import { errorResponse } from "../core/errors.js";
 import type { AppEnv } from "../core/http.js";
+import { fromRoot } from "../core/paths.js";
 import { sendAsset } from "./web-assets.js";
 
 /**
@@ -45,7 +46,7 @@ export function mountDocs(app: Hono<AppEnv>, opts: { dev: boolean }): void {
   const page = asset(Buffer.from(DOCS_HTML), "text/html; charset=utf-8");
   let swaggerDir: string | undefined;
   try {
-    swaggerDir = dirname(createRequire(import.meta.url).resolve("swagger-ui-dist/package.json"));
+    swaggerDir = dirname(createRequire(fromRoot("package.json")).resolve("swagger-ui-dist/package.json"));
   } catch {
     swaggerDir = undefined; // /docs then says what is missing; /openapi.json still works
   }

@@ -1,13 +1,13 @@
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { extname, join, relative } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { Context } from "hono";
 import { errorResponse } from "../core/errors.js";
 import { requestHeader } from "../core/http.js";
+import { fromRoot } from "../core/paths.js";
 
 /** Where `npm run build:web` (Vite) writes the browser pages; not committed. */
-export const WEB_DIST = fileURLToPath(new URL("../web/dist/", import.meta.url));
+export const WEB_DIST = fromRoot("apps/web/dist/");
 /** The URL prefix the built assets are served under (Vite's `base`). */
 export const WEB_BASE = "/ui/";
 
