@@ -89,14 +89,15 @@ describe("the OpenAPI document", () => {
 
     // Admin: create (and refusals), list, edit, preload, stats.
     const saleId = randomId("contract-");
-    const startsAt = new Date(Date.now() + 2000).toISOString();
+    // Starts in an hour; opened below by moving startsAt (which also shows an edit reaching Redis).
+    const startsAt = new Date(Date.now() + 3600_000).toISOString();
     const sale = {
       id: saleId,
       title: "Contract sale",
       priceCents: 1500,
       stock: 5,
       startsAt,
-      endsAt: new Date(Date.now() + 3600_000).toISOString(),
+      endsAt: new Date(Date.now() + 7200_000).toISOString(),
     };
     expect((await call("POST", "/admin/sales", "/admin/sales", { headers: admin(), body: sale })).status).toBe(201);
     expect((await call("POST", "/admin/sales", "/admin/sales", { headers: admin(), body: sale })).status).toBe(409);
@@ -139,10 +140,20 @@ describe("the OpenAPI document", () => {
     const early = await call("POST", "/api/sales/:saleId/orders", `/api/sales/${saleId}/orders`, { headers: auth, body: {} });
     expect(early.status).toBe(403);
     expect(early.headers.get("retry-after")).toBeTruthy();
-    await eventually("the sale opens", () => Date.now() > Date.parse(startsAt) + 50, 5000);
-    expect(
-      (await call("POST", "/api/sales/:saleId/orders", `/api/sales/${saleId}/orders`, { headers: auth, body: { quantity: 2 } })).status,
-    ).toBe(400);
+    const open = await call("PATCH", "/admin/sales/:id", `/admin/sales/${saleId}`, {
+      headers: admin(),
+      body: { startsAt: new Date(Date.now() - 1000).toISOString() },
+    });
+    expect(open.status).toBe(200);
+    // Redis has the new start at once; the gateway's in-memory copy of the sale follows within its TTL (5 s).
+    await eventually(
+      "the gateway sees the sale open",
+      async () =>
+        (await call("POST", "/api/sales/:saleId/orders", `/api/sales/${saleId}/orders`, { headers: auth, body: { quantity: 2 } }))
+          .status === 400,
+      15_000,
+      250,
+    );
     expect((await call("POST", "/api/sales/:saleId/orders", `/api/sales/${saleId}/orders`, { body: {} })).status).toBe(401);
     const bought = await call("POST", "/api/sales/:saleId/orders", `/api/sales/${saleId}/orders`, { headers: auth, body: {} });
     expect(bought.status).toBe(202);
@@ -193,8 +204,11 @@ describe("the OpenAPI document", () => {
     const stats = await call("GET", "/admin/sales/:id/stats", `/admin/sales/${saleId}/stats`, { headers: admin() });
     expect(stats.body).toMatchObject({ accepted: 1, persisted: 1, paid: 1, remaining: 3 });
     const live = await call("GET", "/admin/sales/:id/live", `/admin/sales/${saleId}/live`, { headers: admin() });
-    expect(live.body.responses).toEqual({ "202": 1, "409": 1, "403": 1, "400": 1, "401": 1 });
-    expect(live.body.latencyBuckets.at(-1)).toEqual({ le: null, count: 5 });
+    const answers = live.body.responses as Record<string, number>;
+    expect(answers).toMatchObject({ "202": 1, "409": 1, "400": 1, "401": 1 });
+    expect(answers["403"]).toBeGreaterThanOrEqual(1);
+    const total = Object.values(answers).reduce((a, b) => a + b, 0);
+    expect(live.body.latencyBuckets.at(-1)).toEqual({ le: null, count: total });
     expect((await call("GET", "/admin/sales/:id/live", "/admin/sales/nope-x/live", { headers: admin() })).status).toBe(404);
     expect((await call("POST", "/admin/sales/:id/reconcile", `/admin/sales/${saleId}/reconcile`, { headers: admin() })).body.state).toBe(
       "consistent",
