@@ -3,7 +3,6 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import type { Hono } from "hono";
-import { buildOpenApiDocument } from "../contract/document.js";
 import { errorResponse } from "../core/errors.js";
 import type { AppEnv } from "../core/http.js";
 import { fromRoot } from "../core/paths.js";
@@ -42,7 +41,15 @@ function asset(body: Uint8Array, type: string) {
 }
 
 export function mountDocs(app: Hono<AppEnv>, opts: { dev: boolean }): void {
-  const document = asset(Buffer.from(JSON.stringify(buildOpenApiDocument({ dev: opts.dev }))), "application/json");
+  // Generated on first request, not at start: generating takes ~150 ms and loads the generator,
+  // which every HTTP worker would otherwise pay before it can take a purchase.
+  let document: Promise<ReturnType<typeof asset>> | undefined;
+  const openapi = () => {
+    document ??= import("../contract/document.js").then(({ buildOpenApiDocument }) =>
+      asset(Buffer.from(JSON.stringify(buildOpenApiDocument({ dev: opts.dev }))), "application/json"),
+    );
+    return document;
+  };
   const page = asset(Buffer.from(DOCS_HTML), "text/html; charset=utf-8");
   let swaggerDir: string | undefined;
   try {
@@ -52,7 +59,7 @@ export function mountDocs(app: Hono<AppEnv>, opts: { dev: boolean }): void {
   }
   const files = new Map<string, ReturnType<typeof asset>>();
 
-  app.get("/openapi.json", (c) => sendAsset(c, document, { cacheControl: "public, max-age=60" }));
+  app.get("/openapi.json", async (c) => sendAsset(c, await openapi(), { cacheControl: "public, max-age=60" }));
   app.get("/docs", (c) => sendAsset(c, page, { cacheControl: "public, max-age=60" }));
   app.get("/docs/assets/:file", (c) => {
     const name = c.req.param("file");
