@@ -24,11 +24,7 @@ export function register(app: Hono<AppEnv>, ctx: AdminContext) {
     return json(c, {
       at: new Date(now).toISOString(),
       sale: saleJson(sale),
-      state: saleState(
-        { startsAt: sale.startsAt.getTime(), endsAt: sale.endsAt.getTime() } as Parameters<typeof saleState>[0],
-        stats.remaining,
-        now,
-      ),
+      state: saleState({ startsAt: sale.startsAt.getTime(), endsAt: sale.endsAt.getTime() }, stats.remaining, now),
       stats,
       ...series,
       dlq: ctx.dlq.count(id),

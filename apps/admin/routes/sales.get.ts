@@ -44,7 +44,7 @@ export function register(app: Hono<AppEnv>, ctx: AdminContext) {
         return {
           id: s.id,
           title: s.title,
-          state: saleState({ startsAt: s.startsAt.getTime(), endsAt: s.endsAt.getTime() } as Parameters<typeof saleState>[0], left, now),
+          state: saleState({ startsAt: s.startsAt.getTime(), endsAt: s.endsAt.getTime() }, left, now),
           totalStock: s.totalStock,
           loaded: remaining !== null,
           remaining: left,

@@ -9,7 +9,7 @@ import type { ApiContext } from "../context.js";
 
 export type SaleState = "upcoming" | "open" | "sold_out" | "ended";
 
-export function saleState(sale: SaleInfo, remaining: number, now: number): SaleState {
+export function saleState(sale: Pick<SaleInfo, "startsAt" | "endsAt">, remaining: number, now: number): SaleState {
   if (now >= sale.endsAt) return "ended";
   if (now < sale.startsAt) return "upcoming";
   return remaining <= 0 ? "sold_out" : "open";
