@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAdminRoutes } from "../../apps/admin/app.js";
 import { buildOpenApiDocument, type OpenApiDocument } from "../../apps/contract/document.js";
+import { solvePow } from "../../apps/domain/admission/challenge.js";
 import { signPayment } from "../../apps/domain/payment-event.js";
 import { createGateway } from "../../apps/gateway/app.js";
 import { createContractChecker, documentedRoutes, registeredRoutes } from "../helpers/contract.js";
@@ -226,6 +227,48 @@ describe("the OpenAPI document", () => {
     expect((await call("POST", "/admin/dlq/:id/redrive", "/admin/dlq/0:999999/redrive", { headers: admin() })).status).toBe(404);
     expect((await call("POST", "/admin/sales/:id/preload", `/admin/sales/${saleId}/preload`, { headers: admin() })).status).toBe(409);
 
+    expect(problems).toEqual([]);
+  });
+
+  it("describes the admission flows: challenge, pass, purchase with and without it, the waiting room", async () => {
+    const { token } = (await call("POST", "/api/dev/token", "/api/dev/token", { body: { userId: randomId("adm-") } })).body;
+    const auth = { authorization: `Bearer ${token}`, "content-type": "application/json" };
+    const passSale = await p.createSale({ stock: 3, admission: "pass", powDifficultyBits: 4 });
+    const challenge = await call("GET", "/api/sales/:saleId/challenge", `/api/sales/${passSale}/challenge`, { headers: auth });
+    expect(challenge.status).toBe(200);
+    const wrong = await call("POST", "/api/sales/:saleId/pass", `/api/sales/${passSale}/pass`, {
+      headers: auth,
+      body: { challengeId: challenge.body.challengeId, nonce: "definitely-not-it-" },
+    });
+    expect([400, 200]).toContain(wrong.status); // one nonce in 16 solves 4 bits
+    const solved = await call("GET", "/api/sales/:saleId/challenge", `/api/sales/${passSale}/challenge`, { headers: auth });
+    const nonce = solvePow(solved.body.prefix, solved.body.difficultyBits);
+    const pass = await call("POST", "/api/sales/:saleId/pass", `/api/sales/${passSale}/pass`, {
+      headers: auth,
+      body: { challengeId: solved.body.challengeId, nonce },
+    });
+    expect(pass.status).toBe(200);
+    const without = await call("POST", "/api/sales/:saleId/orders", `/api/sales/${passSale}/orders`, { headers: auth, body: {} });
+    expect(without.status).toBe(403);
+    const withPass = await call("POST", "/api/sales/:saleId/orders", `/api/sales/${passSale}/orders`, {
+      headers: { ...auth, "x-purchase-pass": pass.body.pass },
+      body: {},
+    });
+    expect(withPass.status).toBe(202);
+    expect((await call("GET", "/api/sales/:saleId/queue", `/api/sales/${passSale}/queue`, { headers: auth })).status).toBe(404);
+
+    const queueSale = await p.createSale({ stock: 3, admission: "queue" });
+    expect((await call("GET", "/api/sales/:saleId/queue", `/api/sales/${queueSale}/queue`, { headers: auth })).status).toBe(404);
+    expect((await call("POST", "/api/sales/:saleId/queue", `/api/sales/${queueSale}/queue`, { headers: auth })).status).toBe(202);
+    expect((await call("GET", "/api/sales/:saleId/queue", `/api/sales/${queueSale}/queue`, { headers: auth })).status).toBe(200);
+    const inlet = await call("PATCH", "/admin/sales/:id", `/admin/sales/${queueSale}`, { headers: admin(), body: { inletPerSecond: 7 } });
+    expect(inlet.body).toMatchObject({ inletPerSecond: 7, admission: "queue" });
+    expect(
+      (await call("GET", "/admin/sales/:id/stats", `/admin/sales/${queueSale}/stats`, { headers: admin() })).body.admission,
+    ).toMatchObject({
+      mode: "queue",
+      inletPerSecond: 7,
+    });
     expect(problems).toEqual([]);
   });
 
