@@ -47,7 +47,7 @@ afterAll(async () => {
   await p?.stop();
 });
 
-const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`) });
+const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
 
 describe("the admin console", () => {
   it("signs in with the admin token into an HttpOnly, SameSite=Strict session; a wrong token is refused", async () => {

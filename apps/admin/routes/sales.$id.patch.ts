@@ -28,7 +28,8 @@ export function register(app: Hono<AppEnv>, ctx: AdminContext) {
         extra: { saleId: id },
       });
     }
-    if (patch.inletPerSecond !== undefined) await ctx.room.setInlet(id, patch.inletPerSecond);
+    // Only a waiting room has an inlet in Redis; for other sales the value is only recorded.
+    if (patch.inletPerSecond !== undefined && sale.admission === "queue") await ctx.room.setInlet(id, patch.inletPerSecond);
     const next = {
       ...sale,
       ...(patch.title !== undefined && { title: patch.title }),

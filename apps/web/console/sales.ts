@@ -22,6 +22,10 @@ interface Sale {
   endsAt: string;
   paymentTimeoutSeconds: number;
   perUserLimit: number;
+  admission?: "open" | "pass" | "queue";
+  powDifficultyBits?: number;
+  inletPerSecond?: number;
+  admissionWindowSeconds?: number;
 }
 
 export async function preload(id: string): Promise<string> {
@@ -140,6 +144,29 @@ export async function showSaleForm(main: HTMLElement, id?: string) {
       value: String(full?.paymentTimeoutSeconds ?? 900),
     }),
     ...field("perUserLimit", "per-user limit", { type: "number", min: "1", max: "10", value: String(full?.perUserLimit ?? 1) }),
+    ...(id
+      ? [h("label", {}, "admission"), h("span", { "data-testid": "admission" }, full?.admission ?? "open")]
+      : [
+          h("label", { for: "admission" }, "admission"),
+          h(
+            "select",
+            { name: "admission", "data-testid": "field-admission" },
+            ...["open", "pass", "queue"].map((m) => h("option", { value: m }, m)),
+          ),
+        ]),
+    ...field("powDifficultyBits", "proof of work (bits, pass)", {
+      type: "number",
+      min: "0",
+      max: "32",
+      value: String(full?.powDifficultyBits ?? 16),
+    }),
+    ...field("inletPerSecond", "admissions/s (queue)", { type: "number", min: "1", value: String(full?.inletPerSecond ?? 50) }),
+    ...field("admissionWindowSeconds", "pass lasts (s)", {
+      type: "number",
+      min: "10",
+      max: "3600",
+      value: String(full?.admissionWindowSeconds ?? 120),
+    }),
   ];
   const error = h("div", { class: "error", "data-testid": "form-error" });
   const form = h(
@@ -161,6 +188,8 @@ export async function showSaleForm(main: HTMLElement, id?: string) {
       perUserLimit: Number(v("perUserLimit")),
     };
     if (!sale?.loaded) body.stock = Number(v("stock"));
+    for (const n of ["powDifficultyBits", "inletPerSecond", "admissionWindowSeconds"]) body[n] = Number(v(n));
+    if (!id) body.admission = v("admission");
     if (!id && v("id")) body.id = v("id");
     try {
       const { data } = id
