@@ -233,4 +233,24 @@ describe("the storefront", () => {
     await shop.screenshot({ path: join(SHOTS, "storefront-paid.png") });
     await shop.close();
   });
+
+  it("buys in a pass sale (proof of work solved in the page) and in a waiting-room sale (admitted, then buys with the pass)", async () => {
+    const passSale = await p.createSale({ stock: 3, admission: "pass", powDifficultyBits: 8, title: "Pass sale" });
+    const queueSale = await p.createSale({ stock: 3, admission: "queue", inletPerSecond: 100, title: "Waiting-room sale" });
+    const shop = await context.newPage();
+    for (const [saleId, user] of [
+      [passSale, "pat"],
+      [queueSale, "quinn"],
+    ]) {
+      await shop.goto(`/?sale=${saleId}`);
+      await shop.getByTestId("user-id").fill(user);
+      await shop.getByTestId("sign-in").click();
+      await expect.poll(() => shop.getByTestId("buy").isEnabled(), { timeout: 10_000 }).toBe(true);
+      await shop.getByTestId("buy").click();
+      await expect.poll(() => shop.getByTestId("order-status").getAttribute("data-status"), { timeout: 20_000 }).toBe("pending_payment");
+    }
+    await shop.close();
+    expect(await p.stats(passSale)).toMatchObject({ accepted: 1 });
+    expect(await p.stats(queueSale)).toMatchObject({ accepted: 1 });
+  });
 });

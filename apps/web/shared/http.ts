@@ -13,9 +13,9 @@ export class ApiError extends Error {
 export async function call<T>(
   method: string,
   path: string,
-  opts: { body?: unknown; token?: string } = {},
+  opts: { body?: unknown; token?: string; headers?: Record<string, string> } = {},
 ): Promise<{ data: T; res: Response }> {
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { ...opts.headers };
   if (opts.body !== undefined) headers["content-type"] = "application/json";
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
   const res = await fetch(path, {

@@ -1,6 +1,7 @@
 import "../shared/base.css";
 import "./storefront.css";
 import { ApiError, call, h, money } from "../shared/http.js";
+import { admit } from "./admission.js";
 import { createServerClock, formatCountdown } from "./clock.js";
 
 /**
@@ -20,6 +21,7 @@ interface Sale {
   endsAt: string;
   state: "upcoming" | "open" | "sold_out" | "ended";
   serverTime?: string;
+  admission?: "pass" | "queue";
 }
 interface Order {
   orderId: string;
@@ -36,6 +38,7 @@ let token = sessionStorage.getItem("seckill.token") ?? "";
 let userId = sessionStorage.getItem("seckill.user") ?? "";
 let order: Order | undefined;
 let devAvailable = true;
+let buying = false;
 let message = "";
 
 const el = {
@@ -116,7 +119,7 @@ function render() {
       : state === "open"
         ? `Ends in ${formatCountdown(endsAt - now)}`
         : "";
-  el.buy.disabled = state !== "open" || !token || order !== undefined;
+  el.buy.disabled = state !== "open" || !token || order !== undefined || buying;
   el.buy.title = token ? "" : "sign in first";
   el.who.textContent = userId ? `signed in as ${userId}` : "";
   devBox.hidden = !devAvailable;
@@ -146,9 +149,17 @@ async function signIn() {
 }
 
 async function buy() {
+  buying = true;
   el.buy.disabled = true;
   try {
-    const { data } = await call<Order>("POST", `/api/sales/${encodeURIComponent(sale!.id)}/orders`, { body: {}, token });
+    const pass = await admit(sale!, token, (msg) => {
+      el.status.textContent = msg;
+    });
+    const { data } = await call<Order>("POST", `/api/sales/${encodeURIComponent(sale!.id)}/orders`, {
+      body: {},
+      token,
+      headers: pass ? { "x-purchase-pass": pass } : {},
+    });
     order = data;
     message = "";
     render();
@@ -156,6 +167,8 @@ async function buy() {
   } catch (err) {
     message = (err as Error).message;
     render();
+  } finally {
+    buying = false;
   }
 }
 
