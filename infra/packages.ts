@@ -11,7 +11,12 @@ export const DEBIAN_NEEDS = {
   "mariadb-server": () => existsSync("/usr/sbin/mariadbd") && commandExists("mariadb-install-db"),
   "librdkafka-dev": () => existsSync("/usr/include/librdkafka/rdkafka_mock.h"),
   gcc: () => commandExists("gcc"),
+  /** Only for the browser tests (test/browser), driven by playwright-core: never a browser download. */
+  chromium: () => existsSync(CHROMIUM),
 } as const;
+
+/** Debian's Chromium, which the browser tests drive. */
+export const CHROMIUM = "/usr/bin/chromium";
 
 export type DebianPackage = keyof typeof DEBIAN_NEEDS;
 

@@ -10,13 +10,19 @@ import { createStockHomes } from "../domain/stock-home.js";
 import { type Authenticate, authenticatorFromConfig } from "../gateway/auth.js";
 import { requireAdmin } from "./auth.js";
 import type { AdminContext } from "./context.js";
+import { createDlqBrowser } from "./dlq.js";
+import * as dlq from "./routes/dlq.get.js";
 import * as getOrder from "./routes/orders.$orderId.get.js";
+import * as orderHistory from "./routes/orders.$orderId.history.get.js";
+import * as live from "./routes/sales.$id.live.get.js";
 import * as moveStockHome from "./routes/sales.$id.move-stock-home.post.js";
 import * as patchSale from "./routes/sales.$id.patch.js";
 import * as preload from "./routes/sales.$id.preload.post.js";
 import * as reconcile from "./routes/sales.$id.reconcile.post.js";
 import * as stats from "./routes/sales.$id.stats.get.js";
+import * as listSales from "./routes/sales.get.js";
 import * as createSale from "./routes/sales.post.js";
+import * as session from "./routes/session.js";
 
 /**
  * The admin API under /admin (bearer ADMIN_TOKEN). Only routes: it is mounted on the public app
@@ -31,18 +37,24 @@ export function createAdminRoutes({ services, authenticate }: { services: Servic
     guard: createRedisGuard({ redis: services.redis, reservations, logger: services.logger }),
     stockHomes: createStockHomes({ db: services.database.db, redis: services.redis, prefix: services.config.REDIS_KEY_PREFIX }),
     room: createWaitingRoom(services.redis, services.config.REDIS_KEY_PREFIX),
+    dlq: createDlqBrowser(services),
   };
   const app = new Hono<AppEnv>();
   const users = authenticate ?? authenticatorFromConfig(services.config, services.logger);
+  session.register(app, ctx); // the console page and sign-in come before the guard (sign-in limits its own body)
   app.use("/admin/*", requireAdmin(services.config.ADMIN_TOKEN, users));
   // After the token check: a caller without the token never gets its body read at all.
   app.use("/admin/*", limitBody(BODY_LIMITS.admin));
+  listSales.register(app, ctx);
   createSale.register(app, ctx);
+  patchSale.register(app, ctx);
   preload.register(app, ctx);
   moveStockHome.register(app, ctx);
   stats.register(app, ctx);
+  live.register(app, ctx);
   reconcile.register(app, ctx);
   getOrder.register(app, ctx);
-  patchSale.register(app, ctx);
+  orderHistory.register(app, ctx);
+  dlq.register(app, ctx);
   return app;
 }

@@ -3,10 +3,15 @@ import { AppError } from "../core/errors.js";
 import { type AppEnv, requestHeader } from "../core/http.js";
 import { bearerToken, safeEqual } from "../core/identity.js";
 import type { Authenticate } from "../gateway/auth.js";
+import { sameOrigin, sessionOf } from "./session.js";
+
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
 /**
- * `Authorization: Bearer <ADMIN_TOKEN>` (scheme in any case); 401 without it, 403 for a valid
- * user token (wrong kind of caller, told apart with the same authenticator the gateway uses).
+ * `Authorization: Bearer <ADMIN_TOKEN>` (scheme in any case), or the console's session cookie
+ * (see session.ts); 401 without either, 403 for a valid user token (wrong kind of caller, told
+ * apart with the same authenticator the gateway uses) and for a cookie-authenticated write from
+ * another origin (CSRF).
  */
 export function requireAdmin(adminToken: string, authenticateUser: Authenticate): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
@@ -16,6 +21,15 @@ export function requireAdmin(adminToken: string, authenticateUser: Authenticate)
     if (token && (await authenticateUser(header)) !== null) {
       throw new AppError("forbidden", "admin routes need the admin token, not a user token");
     }
-    throw new AppError("unauthorized", "admin routes need Authorization: Bearer <ADMIN_TOKEN>");
+    if (!token && sessionOf(c, adminToken) !== null) {
+      if (!SAFE_METHODS.has(c.req.method) && !sameOrigin(c)) {
+        throw new AppError("forbidden", "a console write must come from the console's own origin (Origin header mismatch)");
+      }
+      return next();
+    }
+    throw new AppError(
+      "unauthorized",
+      "admin routes need Authorization: Bearer <ADMIN_TOKEN> (or a console session: sign in at /admin/console)",
+    );
   };
 }

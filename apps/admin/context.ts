@@ -4,6 +4,7 @@ import type { Reconciler } from "../domain/reconcile.js";
 import type { RedisGuard } from "../domain/redis-guard.js";
 import type { Reservations } from "../domain/reservations.js";
 import type { StockHomes } from "../domain/stock-home.js";
+import type { DlqBrowser } from "./dlq.js";
 
 export interface AdminContext {
   services: Services;
@@ -12,4 +13,5 @@ export interface AdminContext {
   guard: RedisGuard;
   stockHomes: StockHomes;
   room: WaitingRoom;
+  dlq: DlqBrowser;
 }

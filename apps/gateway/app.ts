@@ -9,10 +9,12 @@ import { dependencyChecks, type Services } from "../core/services.js";
 import { createPasses } from "../domain/admission/pass.js";
 import { createReservations } from "../domain/reservations.js";
 import { createSaleCache } from "../domain/sale-cache.js";
+import { mountSite } from "../site/mount.js";
 import { type Authenticate, authenticatorFromConfig } from "./auth.js";
 import { createForward } from "./forward.js";
 import { createRecentHolders } from "./holders.js";
 import { createUserLimiter } from "./limiter.js";
+import { observePurchases } from "./purchase-outcomes.js";
 import * as purchase from "./routes/sales.$saleId.orders.post.js";
 import { createSoldOutFlags } from "./sold-out.js";
 
@@ -69,6 +71,10 @@ export function createGateway({ services, apiFetch, admin, soldOutRefreshMs, aut
     app.use("/api/sales/*", browsers);
     app.use("/api/orders/*", browsers);
   }
+  app.use(
+    "/api/sales/:saleId/orders",
+    observePurchases({ registry: services.registry, isKnownSale: (id) => !!saleCache.peek(id) || soldOut.isSoldOut(id) }),
+  );
   const unauthenticated = new RateLimiterMemory({ points: config.UNAUTHENTICATED_PER_IP_PER_SEC, duration: 1 });
   purchase.register(app, {
     authenticate,
@@ -88,6 +94,8 @@ export function createGateway({ services, apiFetch, admin, soldOutRefreshMs, aut
     maxInFlight: config.MAX_INFLIGHT_PURCHASES,
   });
 
+  // API reference, storefront and (outside production) the development routes; before the catch-all below.
+  mountSite(app, { config, database, logger, authenticate });
   // Everything else under /api goes to the API, its body read under its route's limit; the user
   // id is passed on when a valid token came with it.
   app.all("/api/*", async (c) => {

@@ -59,12 +59,18 @@ if (isHttpWorker) {
         httpWorkers: workers,
         admin: adminHttp ? `http://${config.HOST}:${adminHttp.port}/admin` : `${base}/admin`,
         metrics: ops ? `${ops.url}/metrics` : `${base}/metrics (with the admin token)`,
+        storefront: `${base}/?sale=${demo.saleId}`,
+        console: `${base}/admin/console`,
+        apiReference: `${base}/docs`,
         demoSale: `${base}/api/sales/${demo.saleId}`,
         startupMs: Math.round(performance.now() - startedAt),
       },
       "ready",
     );
-    process.stdout.write(await readyBanner(config, base, demo.saleId));
+    process.stdout.write(
+      (await readyBanner(config, base, demo.saleId)) +
+        `Pages:\n  storefront     ${base}/?sale=${demo.saleId}\n  admin console  ${base}/admin/console\n  API reference  ${base}/docs\n\n`,
+    );
     const t = performance.now();
     consumers.then(
       () => logger.info({ joinMs: Math.round(performance.now() - t) }, "order writer and lifecycle consumers joined their groups"),

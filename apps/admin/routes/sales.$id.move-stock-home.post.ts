@@ -7,7 +7,7 @@ import { json } from "../../core/respond.js";
 import { describeHome, identityKey, sameHome } from "../../domain/stock-home.js";
 import type { AdminContext } from "../context.js";
 
-const bodySchema = z
+export const bodySchema = z
   .object({
     /**
      * The Redis of the old home when it is another deployment than this instance's (by default

@@ -1,32 +1,54 @@
 import { eq } from "drizzle-orm";
 import type { Hono } from "hono";
-import { z } from "zod";
+import { patchSaleSchema } from "../../contract/admin.js";
 import { sales } from "../../core/db/schema/index.js";
 import { AppError, parseJsonBody } from "../../core/errors.js";
 import type { AppEnv } from "../../core/http.js";
 import { json } from "../../core/respond.js";
-import { globalKeys } from "../../domain/keys.js";
 import type { AdminContext } from "../context.js";
+import { findSale } from "../sale-stats.js";
 import { saleJson } from "./sales.post.js";
 
-const patchSchema = z.object({ inletPerSecond: z.number().int().min(1).max(100_000) }).strict();
-
 /**
- * PATCH /admin/sales/:id {inletPerSecond}: change a waiting room's admissions per second while it
- * runs. Redis takes it first (every API's next admission tick uses it), then MySQL (what a
- * restart or a rebuilt Redis starts from). Only this field for now.
+ * PATCH /admin/sales/:id: change any field of a sale but its id and admission mode. A waiting
+ * room's inlet goes to Redis first (every API's next admission tick uses it); then MySQL, then,
+ * when the sale is loaded, its settings in Redis (the preload script refreshes settings and never
+ * touches the stock), then the caches. Stock cannot change once loaded: the units in Redis, and
+ * the orders they became, are the truth from then on. End a sale early with `endsAt` = now.
  */
 export function register(app: Hono<AppEnv>, ctx: AdminContext) {
   app.patch("/admin/sales/:id", async (c) => {
     const id = c.req.param("id");
-    const b = parseJsonBody(await c.req.text(), patchSchema);
-    const { db } = ctx.services.database;
-    const [sale] = await db.select().from(sales).where(eq(sales.id, id)).limit(1);
+    const patch = parseJsonBody(await c.req.text(), patchSaleSchema);
+    const sale = await findSale(ctx, id);
     if (!sale) throw new AppError("sale_not_found", `no sale ${id}`);
-    await ctx.room.setInlet(id, b.inletPerSecond);
-    await db.update(sales).set({ inletPerSecond: b.inletPerSecond }).where(eq(sales.id, id));
-    await ctx.services.redis.del(globalKeys(ctx.services.config.REDIS_KEY_PREFIX).saleInfo(id));
-    ctx.services.logger.info({ saleId: id, from: sale.inletPerSecond, to: b.inletPerSecond }, "waiting-room inlet changed");
-    return json(c, saleJson({ ...sale, inletPerSecond: b.inletPerSecond }));
+    const loaded = (await ctx.reservations.remaining(id)) !== null;
+    if (patch.stock !== undefined && patch.stock !== sale.totalStock && loaded) {
+      throw new AppError("conflict", "the stock is loaded in Redis and cannot change now (it only changes before the preload)", {
+        extra: { saleId: id },
+      });
+    }
+    // Only a waiting room has an inlet in Redis; for other sales the value is only recorded.
+    if (patch.inletPerSecond !== undefined && sale.admission === "queue") await ctx.room.setInlet(id, patch.inletPerSecond);
+    const next = {
+      ...sale,
+      ...(patch.title !== undefined && { title: patch.title }),
+      ...(patch.priceCents !== undefined && { priceCents: patch.priceCents }),
+      ...(patch.stock !== undefined && { totalStock: patch.stock }),
+      ...(patch.startsAt !== undefined && { startsAt: patch.startsAt }),
+      ...(patch.endsAt !== undefined && { endsAt: patch.endsAt }),
+      ...(patch.paymentTimeoutSeconds !== undefined && { paymentTimeoutSeconds: patch.paymentTimeoutSeconds }),
+      ...(patch.perUserLimit !== undefined && { perUserLimit: patch.perUserLimit }),
+      ...(patch.powDifficultyBits !== undefined && { powDifficultyBits: patch.powDifficultyBits }),
+      ...(patch.inletPerSecond !== undefined && { inletPerSecond: patch.inletPerSecond }),
+      ...(patch.admissionWindowSeconds !== undefined && { admissionWindowSeconds: patch.admissionWindowSeconds }),
+    };
+    if (next.endsAt <= next.startsAt) throw new AppError("invalid_request", "endsAt: must be after startsAt");
+    const { id: _id, createdAt: _created, ...columns } = next;
+    await ctx.services.database.db.update(sales).set(columns).where(eq(sales.id, id));
+    if (loaded) await ctx.reservations.preload(id, next, true);
+    await ctx.services.redis.del(ctx.reservations.global.saleInfo(id));
+    ctx.services.logger.info({ saleId: id, changed: Object.keys(patch), loaded }, "sale changed by an admin");
+    return json(c, saleJson(next));
   });
 }

@@ -9,13 +9,17 @@ import type { ApiContext } from "../context.js";
 
 export type SaleState = "upcoming" | "open" | "sold_out" | "ended";
 
-export function saleState(sale: SaleInfo, remaining: number, now: number): SaleState {
+export function saleState(sale: Pick<SaleInfo, "startsAt" | "endsAt">, remaining: number, now: number): SaleState {
   if (now >= sale.endsAt) return "ended";
   if (now < sale.startsAt) return "upcoming";
   return remaining <= 0 ? "sold_out" : "open";
 }
 
-/** GET /api/sales/:saleId: the sale with its live remaining stock and state. */
+/**
+ * GET /api/sales/:saleId: the sale with its live remaining stock and state. Cacheable for a
+ * second (a CDN in front absorbs a crowd's refreshes); `serverTime` lets a page count down on
+ * the server's clock.
+ */
 export function register(app: Hono<AppEnv>, ctx: ApiContext) {
   app.get("/api/sales/:saleId", async (c) => {
     const saleId = c.req.param("saleId");
@@ -25,7 +29,7 @@ export function register(app: Hono<AppEnv>, ctx: ApiContext) {
     // Before the preload, the whole stock is still to be sold.
     const remaining = (await ctx.reservations.remaining(saleId)) ?? sale.totalStock;
     const now = Date.now();
-    return json(c, {
+    const body = {
       id: sale.id,
       title: sale.title,
       priceCents: sale.priceCents,
@@ -35,7 +39,9 @@ export function register(app: Hono<AppEnv>, ctx: ApiContext) {
       endsAt: new Date(sale.endsAt).toISOString(),
       state: saleState(sale, remaining, now),
       ...admissionFields(sale, now),
-    });
+      serverTime: new Date(now).toISOString(),
+    };
+    return json(c, body, 200, { "cache-control": "public, max-age=1" });
   });
 }
 

@@ -6,7 +6,7 @@ import { json } from "../../core/respond.js";
 import { admissionSale, requireOpenSale } from "../admission-sale.js";
 import { type ApiContext, requireUser } from "../context.js";
 
-const bodySchema = z
+export const bodySchema = z
   .object({
     challengeId: z.string().min(1).max(1024),
     // A string is hashed as given; a number as its decimal digits (what prefix + nonce makes in JavaScript).

@@ -1,0 +1,46 @@
+import { call } from "../shared/http.js";
+import { solvePow } from "./pow.js";
+
+/**
+ * Getting a purchase pass for sales whose admission is `pass` (a proof-of-work challenge) or
+ * `queue` (the waiting room); an open sale needs none. See the README's "Admission".
+ */
+interface Challenge {
+  challengeId: string;
+  prefix: string;
+  difficultyBits: number;
+}
+interface Place {
+  state: "waiting" | "admitted" | "sold_out";
+  position: number;
+  estimatedWaitSeconds: number;
+  pollAfterSeconds: number;
+  pass?: string;
+}
+
+/** A pass for the sale, or undefined for an open sale. `say` tells the buyer what is happening. */
+export async function admit(
+  sale: { id: string; admission?: string },
+  token: string,
+  say: (msg: string) => void,
+): Promise<string | undefined> {
+  const base = `/api/sales/${encodeURIComponent(sale.id)}`;
+  if (sale.admission === "pass") {
+    say("Proving you are not a bot (a few seconds of work in your browser)…");
+    const { data: challenge } = await call<Challenge>("GET", `${base}/challenge`, { token });
+    const nonce = await solvePow(challenge.prefix, challenge.difficultyBits);
+    const { data } = await call<{ pass: string }>("POST", `${base}/pass`, { token, body: { challengeId: challenge.challengeId, nonce } });
+    return data.pass;
+  }
+  if (sale.admission === "queue") {
+    let { data: place } = await call<Place>("POST", `${base}/queue`, { token });
+    for (;;) {
+      if (place.state === "admitted" && place.pass) return place.pass;
+      if (place.state === "sold_out") say(`Sold out for now; you keep place ${place.position} in case a unit comes back.`);
+      else say(`In the waiting room: place ${place.position}, about ${place.estimatedWaitSeconds} s.`);
+      await new Promise((r) => setTimeout(r, Math.max(1, place.pollAfterSeconds) * 1000));
+      ({ data: place } = await call<Place>("GET", `${base}/queue`, { token }));
+    }
+  }
+  return undefined;
+}
