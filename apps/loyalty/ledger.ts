@@ -1,4 +1,4 @@
-import { eq, inArray, sql } from "drizzle-orm";
+import { inArray, sql } from "drizzle-orm";
 import type { Db } from "../core/db/client.js";
 import { type OrderEvent, STATUS_AFTER } from "../domain/order-events.js";
 import { loyaltyBalances, loyaltyOrders, loyaltyProcessedEvents } from "./db/schema.js";
@@ -30,10 +30,10 @@ export interface ApplyOutcome {
  * consumers of different partitions never deadlock on neighbouring ids.
  */
 export async function applyOrderEvents(db: Db, events: OrderEvent[], now = new Date()): Promise<ApplyOutcome> {
-  const out: ApplyOutcome = { applied: [], duplicates: 0, stale: 0, gaps: 0 };
-  if (events.length === 0) return out;
-  await db.transaction(
+  if (events.length === 0) return { applied: [], duplicates: 0, stale: 0, gaps: 0 };
+  return db.transaction(
     async (tx) => {
+      const out: ApplyOutcome = { applied: [], duplicates: 0, stale: 0, gaps: 0 };
       const seen = new Set(
         (
           await tx
@@ -47,13 +47,30 @@ export async function applyOrderEvents(db: Db, events: OrderEvent[], now = new D
             )
         ).map((r) => r.id),
       );
-      for (const e of events) {
+      const fresh = events.filter((e) => {
         if (seen.has(e.eventId)) {
           out.duplicates++;
-          continue;
+          return false;
         }
         seen.add(e.eventId);
-        const [cur] = await tx.select().from(loyaltyOrders).where(eq(loyaltyOrders.orderId, e.orderId)).for("update");
+        return true;
+      });
+      if (fresh.length === 0) return out;
+      // The ledger rows of these orders, locked: the batch is decided in memory, then written in three statements.
+      const held = new Map(
+        (
+          await tx
+            .select()
+            .from(loyaltyOrders)
+            .where(inArray(loyaltyOrders.orderId, [...new Set(fresh.map((e) => e.orderId))]))
+            .for("update")
+        ).map((r) => [r.orderId, r]),
+      );
+      const changed = new Map<string, typeof loyaltyOrders.$inferInsert>();
+      const deltas = new Map<string, number>();
+      const processed: (typeof loyaltyProcessedEvents.$inferInsert)[] = [];
+      for (const e of fresh) {
+        const cur = held.get(e.orderId);
         let outcome: "applied" | "stale" = "applied";
         if (cur && e.version <= cur.version) {
           outcome = "stale";
@@ -61,7 +78,6 @@ export async function applyOrderEvents(db: Db, events: OrderEvent[], now = new D
         } else {
           if (e.version !== (cur?.version ?? 0) + 1) out.gaps++;
           const status = STATUS_AFTER[e.type];
-          const points = pointsFor(status, e.amountCents);
           const row = {
             orderId: e.orderId,
             saleId: e.saleId,
@@ -69,25 +85,40 @@ export async function applyOrderEvents(db: Db, events: OrderEvent[], now = new D
             status,
             version: e.version,
             amountCents: e.amountCents,
-            points,
+            points: pointsFor(status, e.amountCents),
             updatedAt: now,
           };
-          if (cur) await tx.update(loyaltyOrders).set(row).where(eq(loyaltyOrders.orderId, e.orderId));
-          else await tx.insert(loyaltyOrders).values(row);
-          const delta = points - (cur?.points ?? 0);
-          if (delta !== 0)
-            await tx
-              .insert(loyaltyBalances)
-              .values({ userId: e.userId, points: delta })
-              .onDuplicateKeyUpdate({ set: { points: sql`${loyaltyBalances.points} + ${delta}` } });
+          deltas.set(e.userId, (deltas.get(e.userId) ?? 0) + row.points - (cur?.points ?? 0));
+          held.set(e.orderId, row);
+          changed.set(e.orderId, row);
           out.applied.push(e);
         }
-        await tx
-          .insert(loyaltyProcessedEvents)
-          .values({ eventId: e.eventId, orderId: e.orderId, version: e.version, outcome, processedAt: now });
+        processed.push({ eventId: e.eventId, orderId: e.orderId, version: e.version, outcome, processedAt: now });
       }
+      if (changed.size) {
+        const fromInsert = (c: { name: string }) => sql.raw(`VALUES(\`${c.name}\`)`);
+        await tx
+          .insert(loyaltyOrders)
+          .values([...changed.values()])
+          .onDuplicateKeyUpdate({
+            set: {
+              status: fromInsert(loyaltyOrders.status),
+              version: fromInsert(loyaltyOrders.version),
+              amountCents: fromInsert(loyaltyOrders.amountCents),
+              points: fromInsert(loyaltyOrders.points),
+              updatedAt: fromInsert(loyaltyOrders.updatedAt),
+            },
+          });
+      }
+      const moved = [...deltas].filter(([, d]) => d !== 0);
+      if (moved.length)
+        await tx
+          .insert(loyaltyBalances)
+          .values(moved.map(([userId, points]) => ({ userId, points })))
+          .onDuplicateKeyUpdate({ set: { points: sql`${loyaltyBalances.points} + VALUES(${sql.raw("`points`")})` } });
+      await tx.insert(loyaltyProcessedEvents).values(processed);
+      return out;
     },
     { isolationLevel: "read committed" },
   );
-  return out;
 }
