@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { count, eq, isNull } from "drizzle-orm";
+import { and, count, eq, isNull } from "drizzle-orm";
 import mysql from "mysql2/promise";
 import { createAdminRoutes } from "../apps/admin/app.js";
 import { createApi } from "../apps/api/app.js";
@@ -27,12 +27,12 @@ import { startStack } from "../infra/stack.js";
 /**
  * `npm run figures:events [-- --events N --orders N --rate N]`: the order-events figures.
  *
- * 1. Relay throughput: N outbox rows written up front, then one relay (and then two side by
- *    side) drains them into the Kafka mock; events/s from the start to the last mark.
- * 2. End-to-end delay at a steady load: `--orders` orders bought through the gateway, then paid
+ * 1. End-to-end delay at a steady load: `--orders` orders bought through the gateway, then paid
  *    at `--rate` signed callbacks a second; per order, the time from sending the callback to the
  *    loyalty ledger committing its order.paid (callback -> seckill.payments -> payments consumer
- *    -> MySQL + outbox -> relay -> seckill.order-events -> ledger). p50/p99/max.
+ *    -> MySQL + outbox -> relay -> seckill.order-events -> ledger). p50/p99/max, and per stage.
+ * 2. Relay throughput: N outbox rows written up front, then one relay (and then two side by
+ *    side) drains them into the Kafka mock; events/s from the start to the last mark.
  *
  * Runs on the embedded stack (Redis and MariaDB reused or started, a Kafka mock of its own) in a
  * database of its own, dropped at the end. Prints the figures and writes
@@ -43,8 +43,8 @@ const arg = (name: string, def: number) => {
   return i > 0 ? Number(process.argv[i + 1]) : def;
 };
 const EVENTS = arg("events", 30_000);
-const ORDERS = arg("orders", 1500);
-const RATE = arg("rate", 50);
+const ORDERS = arg("orders", 600);
+const RATE = arg("rate", 10);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -72,49 +72,7 @@ const db = services.database.db;
 const out: Record<string, unknown> = { at: new Date().toISOString(), events: EVENTS, orders: ORDERS, ratePerSec: RATE };
 
 try {
-  // 1. Relay throughput.
-  async function backlog(n: number) {
-    for (let i = 0; i < n; i += 1000) {
-      const rows = Array.from({ length: Math.min(1000, n - i) }, (_, j) =>
-        orderEvent("order.created", { id: newOrderId(), saleId: "fig-relay", userId: `u${i + j}`, amountCents: 1999 }, new Date()),
-      );
-      await db.insert(orderEvents).values(rows);
-    }
-  }
-  async function drain(relays: number): Promise<number> {
-    const producers = Array.from({ length: relays }, () => connectedProducer(createProducer(services.kafka)));
-    await Promise.all(producers.map((p) => p.ensureConnected()));
-    const rs = producers.map((producer) =>
-      createOutboxRelay(
-        { database: services.database, producer, topic: services.topics.orderEvents, metrics: services.metrics, logger: services.logger },
-        {
-          batchSize: config.ORDER_EVENTS_BATCH_SIZE,
-          intervalMs: config.ORDER_EVENTS_RELAY_INTERVAL_MS,
-        },
-      ),
-    );
-    const t0 = performance.now();
-    for (const r of rs) r.start();
-    for (;;) {
-      const [r] = await db.select({ n: count() }).from(orderEvents).where(isNull(orderEvents.sentAt));
-      if (Number(r.n) === 0) break;
-      await sleep(20);
-    }
-    const seconds = (performance.now() - t0) / 1000;
-    await Promise.all(rs.map((r) => r.stop()));
-    await Promise.all(producers.map((p) => p.disconnect()));
-    return EVENTS / seconds;
-  }
-  await backlog(EVENTS);
-  const one = await drain(1);
-  await backlog(EVENTS);
-  const two = await drain(2);
-  out.relay = { oneRelayEventsPerSec: Math.round(one), twoRelaysEventsPerSec: Math.round(two), batchSize: config.ORDER_EVENTS_BATCH_SIZE };
-  process.stdout.write(
-    `relay: ${Math.round(one)} events/s with one relay, ${Math.round(two)} with two (${EVENTS} events, batches of ${config.ORDER_EVENTS_BATCH_SIZE})\n`,
-  );
-
-  // 2. End-to-end delay: payment callback -> the ledger applies order.paid.
+  // 1. End-to-end delay: payment callback -> the ledger applies order.paid.
   const api = createApi({ services });
   const admin = createAdminRoutes({ services });
   const gateway = createGateway({ services, apiFetch: api.app.fetch, admin });
@@ -124,7 +82,7 @@ try {
   await Promise.all([api.start(), gateway.start(), writer.start(), lifecycle.start()]);
   const loyalty = await startLoyalty(services, {
     onApplied: (events) => {
-      const now = performance.now();
+      const now = Date.now();
       for (const e of events) if (e.type === "order.paid") applied.set(e.orderId, now);
     },
   });
@@ -170,12 +128,12 @@ try {
     const ids = (await db.select({ id: orders.id }).from(orders).where(eq(orders.saleId, saleId))).map((r) => r.id);
     await sleep(2000); // the order.created events of the purchases are through; what follows is the steady payment load
     const sentAt = new Map<string, number>();
-    const t0 = performance.now();
+    const t0 = Date.now();
     await Promise.all(
       ids.map(async (orderId, i) => {
         const due = t0 + (i / RATE) * 1000;
-        if (due > performance.now()) await sleep(due - performance.now());
-        sentAt.set(orderId, performance.now());
+        if (due > Date.now()) await sleep(due - Date.now());
+        sentAt.set(orderId, Date.now());
         const [d] = await simulatePayment({ baseUrl: base, secret: config.PAYMENT_WEBHOOK_SECRET, orderId, amountCents: 1999 });
         if (d.status !== 200) throw new Error(`callback answered ${d.status} ${d.body}`);
       }),
@@ -189,7 +147,23 @@ try {
       p99Ms: Math.round(pct(delays, 99)),
       maxMs: Math.round(Math.max(...delays)),
     };
-    out.endToEnd = e2e;
+    // Where the time goes: callback -> row paid (payments consumer), paid -> Kafka ack (relay), ack -> ledger.
+    const stages = await db
+      .select({ id: orders.id, paidAt: orders.paidAt, sentAt: orderEvents.sentAt })
+      .from(orders)
+      .innerJoin(orderEvents, eq(orderEvents.orderId, orders.id))
+      .where(and(eq(orders.saleId, saleId), eq(orderEvents.type, "order.paid")));
+    const stage = (f: (r: (typeof stages)[number]) => number) => {
+      const xs = stages.filter((r) => r.paidAt && r.sentAt && applied.has(r.id)).map(f);
+      return { p50Ms: Math.round(pct(xs, 50)), p99Ms: Math.round(pct(xs, 99)) };
+    };
+    const breakdown = {
+      callbackToPaid: stage((r) => r.paidAt!.getTime() - sentAt.get(r.id)!),
+      paidToRelayed: stage((r) => r.sentAt!.getTime() - r.paidAt!.getTime()),
+      relayedToApplied: stage((r) => applied.get(r.id)! - r.sentAt!.getTime()),
+    };
+    out.endToEnd = { ...e2e, breakdown };
+    process.stdout.write(`  breakdown (p50/p99 ms): ${JSON.stringify(breakdown)}\n`);
     process.stdout.write(
       `end to end (callback -> ledger applies order.paid), ${RATE} payments/s for ${ids.length} orders: p50 ${e2e.p50Ms} ms, p99 ${e2e.p99Ms} ms, max ${e2e.maxMs} ms (${e2e.paid} of ${ids.length} applied)\n`,
     );
@@ -201,6 +175,47 @@ try {
     await lifecycle.stop();
     await loyalty.stop();
   }
+  // 2. Relay throughput (after the end-to-end run: the ledger would otherwise first read this whole backlog).
+  async function backlog(n: number) {
+    for (let i = 0; i < n; i += 1000) {
+      const rows = Array.from({ length: Math.min(1000, n - i) }, (_, j) =>
+        orderEvent("order.created", { id: newOrderId(), saleId: "fig-relay", userId: `u${i + j}`, amountCents: 1999 }, new Date()),
+      );
+      await db.insert(orderEvents).values(rows);
+    }
+  }
+  async function drain(relays: number): Promise<number> {
+    const producers = Array.from({ length: relays }, () => connectedProducer(createProducer(services.kafka)));
+    await Promise.all(producers.map((p) => p.ensureConnected()));
+    const rs = producers.map((producer) =>
+      createOutboxRelay(
+        { database: services.database, producer, topic: services.topics.orderEvents, metrics: services.metrics, logger: services.logger },
+        {
+          batchSize: config.ORDER_EVENTS_BATCH_SIZE,
+          intervalMs: config.ORDER_EVENTS_RELAY_INTERVAL_MS,
+        },
+      ),
+    );
+    const t0 = performance.now();
+    for (const r of rs) r.start();
+    for (;;) {
+      const [r] = await db.select({ n: count() }).from(orderEvents).where(isNull(orderEvents.sentAt));
+      if (Number(r.n) === 0) break;
+      await sleep(20);
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    await Promise.all(rs.map((r) => r.stop()));
+    await Promise.all(producers.map((p) => p.disconnect()));
+    return EVENTS / seconds;
+  }
+  await backlog(EVENTS);
+  const one = await drain(1);
+  await backlog(EVENTS);
+  const two = await drain(2);
+  out.relay = { oneRelayEventsPerSec: Math.round(one), twoRelaysEventsPerSec: Math.round(two), batchSize: config.ORDER_EVENTS_BATCH_SIZE };
+  process.stdout.write(
+    `relay: ${Math.round(one)} events/s with one relay, ${Math.round(two)} with two (${EVENTS} events, batches of ${config.ORDER_EVENTS_BATCH_SIZE})\n`,
+  );
 } finally {
   await deleteByPrefix(services.redis, config.REDIS_KEY_PREFIX);
   await services.close();
