@@ -11,7 +11,6 @@ CREATE TABLE `order_events` (
 	`queued_at` datetime(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
 	`sent_at` datetime(3),
 	CONSTRAINT `order_events_seq` PRIMARY KEY(`seq`),
-	CONSTRAINT `order_events_event_id` UNIQUE(`event_id`),
 	CONSTRAINT `order_events_order_version` UNIQUE(`order_id`,`version`)
 );
 --> statement-breakpoint

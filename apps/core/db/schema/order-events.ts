@@ -12,7 +12,8 @@ export type OrderEventType = (typeof ORDER_EVENT_TYPES)[number];
  * `sent_at` only after Kafka acknowledged them; sent rows are pruned after the retention period.
  *
  * `(order_id, version)` is unique: one event per step of an order's lifecycle, whatever retries
- * or races happen. `queued_at` is when the row became due for publishing (its insert, or the
+ * or races happen. `event_id` (a ULID minted with the row) has no index of its own: nothing here
+ * looks an event up by it, and every index is paid for by the order writer's insert. `queued_at` is when the row became due for publishing (its insert, or the
  * last admin replay): the relay's lag is measured from it.
  */
 export const orderEvents = mysqlTable(
@@ -31,7 +32,6 @@ export const orderEvents = mysqlTable(
     sentAt: datetime("sent_at", { mode: "date", fsp: 3 }),
   },
   (t) => [
-    uniqueIndex("order_events_event_id").on(t.eventId),
     uniqueIndex("order_events_order_version").on(t.orderId, t.version),
     // The relay's scan (sent_at IS NULL, by seq) and the pruning (sent_at < cutoff).
     index("order_events_unsent").on(t.sentAt, t.seq),
