@@ -2,7 +2,7 @@ import { appendFileSync } from "node:fs";
 import { bootstrap } from "../../apps/core/bootstrap.js";
 import { listenOps } from "../../apps/core/ops-server.js";
 import { createLifecycle } from "../../apps/lifecycle/worker.js";
-import { startStack } from "../../infra/stack.js";
+import { standaloneStack } from "../../infra/stack.js";
 
 /**
  * The lifecycle worker (apps/lifecycle/main.ts) with the relay's window between Kafka's ack and
@@ -11,7 +11,7 @@ import { startStack } from "../../infra/stack.js";
  */
 const marker = process.env.CHAOS_MARKER_FILE;
 if (!marker) throw new Error("CHAOS_MARKER_FILE must name the file to signal the window on");
-const { logger, services } = await bootstrap("seckill-lifecycle-chaos", startStack);
+const { logger, services } = await bootstrap("seckill-lifecycle-chaos", standaloneStack);
 const lifecycle = createLifecycle(services, {
   relay: {
     afterSend: async (events) => {
