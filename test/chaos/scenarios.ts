@@ -400,7 +400,7 @@ export const SCENARIOS: Record<string, (size: Size) => Promise<ScenarioResult>> 
     }),
 };
 
-SCENARIOS["9 order events: relay SIGKILL between ack and mark, brokers down, MySQL down"] = (size) =>
+SCENARIOS["10 order events: relay SIGKILL between ack and mark, brokers down, MySQL down"] = (size) =>
   withPlatform("order events", size, (c) => orderEventsChaos(c, size), { EXPIRY_INTERVAL_MS: "500" }, [
     "order-writer",
     "api",
