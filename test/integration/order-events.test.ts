@@ -1,5 +1,6 @@
 import { and, count, eq, inArray, isNull, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildOpenApiDocument } from "../../apps/contract/document.js";
 import { type Order, orderEvents, orders, payments } from "../../apps/core/db/schema/index.js";
 import { newOrderId } from "../../apps/core/ids.js";
 import { listen } from "../../apps/core/serve.js";
@@ -7,6 +8,7 @@ import { applyPayment } from "../../apps/lifecycle/payments.js";
 import { loyaltyBalances, loyaltyOrders, loyaltyProcessedEvents } from "../../apps/loyalty/db/schema.js";
 import { persistOrders } from "../../apps/order-writer/persist.js";
 import { simulatePayment } from "../../apps/payment-simulator/simulate.js";
+import { createContractChecker } from "../helpers/contract.js";
 import { expectedVersion, ledgerDiff, type Seen, watchTopic } from "../helpers/order-events.js";
 import { startTestPlatform, type TestPlatform } from "../helpers/platform.js";
 import { eventually, sleep } from "../helpers/wait.js";
@@ -15,6 +17,8 @@ let p: TestPlatform;
 let baseUrl: string;
 let closeHttp: () => Promise<void>;
 let watch: Awaited<ReturnType<typeof watchTopic>>;
+// The replay route's answers must be what the OpenAPI document says.
+const contract = createContractChecker(buildOpenApiDocument({ dev: false }));
 beforeAll(async () => {
   p = await startTestPlatform({ writer: { maxRowsPerSec: 50_000 }, lifecycle: true, loyalty: true });
   const http = await listen(p.gateway.app, "127.0.0.1", 0);
@@ -179,6 +183,7 @@ describe("order events: outbox, relay and the reference consumer", () => {
 
     const res = await adminPost(`/admin/sales/${saleId}/events/replay`);
     expect(res.status).toBe(202);
+    expect(await contract.check("POST", "/admin/sales/:id/events/replay", res)).toEqual([]);
     expect(await res.json()).toEqual({ saleId, events, orders: rows.length });
     await eventually("the replay on the topic", () => seenOf(saleId).length >= 2 * events);
     await eventually("the ledger skipped every replayed event", async () => (await loyaltyCount("duplicate")) - duplicatesBefore >= events);
@@ -213,6 +218,7 @@ describe("order events: outbox, relay and the reference consumer", () => {
   it("replay of an unknown sale is a 404 and needs the admin token", async () => {
     const res = await adminPost("/admin/sales/no-such-sale/events/replay");
     expect(res.status).toBe(404);
+    expect(await contract.check("POST", "/admin/sales/:id/events/replay", res)).toEqual([]);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("sale_not_found");
     const anon = await p.gateway.app.request("/admin/sales/no-such-sale/events/replay", { method: "POST" });
     expect(anon.status).toBe(401);
