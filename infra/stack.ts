@@ -1,4 +1,4 @@
-import { TOPIC_PARTITIONS, topicNames } from "../apps/core/kafka.js";
+import { topicSpecs } from "../apps/core/kafka.js";
 import { PROJECT_ROOT } from "../apps/core/paths.js";
 import { startKafkaMock } from "./kafka-mock/launch.js";
 import { mysqlAnswers, provideMysql } from "./mariadb-server.js";
@@ -61,14 +61,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const brokers = blank(env.KAFKA_BROKERS);
     if (brokers) kafka = { url: brokers, source: "env", stop: async () => {} };
     else {
-      const names = topicNames(opts.topicPrefix ?? blank(env.KAFKA_TOPIC_PREFIX) ?? "");
       kafka = await startKafkaMock({
         brokers: opts.kafkaBrokers ?? 3,
-        topics: {
-          [names.orders]: TOPIC_PARTITIONS.orders,
-          [names.ordersDlq]: TOPIC_PARTITIONS.ordersDlq,
-          [names.payments]: TOPIC_PARTITIONS.payments,
-        },
+        topics: topicSpecs(opts.topicPrefix ?? blank(env.KAFKA_TOPIC_PREFIX) ?? ""),
       });
     }
     started.push(kafka);

@@ -14,6 +14,7 @@ import { createDlqBrowser } from "./dlq.js";
 import * as dlq from "./routes/dlq.get.js";
 import * as getOrder from "./routes/orders.$orderId.get.js";
 import * as orderHistory from "./routes/orders.$orderId.history.get.js";
+import * as replayEvents from "./routes/sales.$id.events.replay.post.js";
 import * as live from "./routes/sales.$id.live.get.js";
 import * as moveStockHome from "./routes/sales.$id.move-stock-home.post.js";
 import * as patchSale from "./routes/sales.$id.patch.js";
@@ -56,5 +57,6 @@ export function createAdminRoutes({ services, authenticate }: { services: Servic
   getOrder.register(app, ctx);
   orderHistory.register(app, ctx);
   dlq.register(app, ctx);
+  replayEvents.register(app, ctx);
   return app;
 }

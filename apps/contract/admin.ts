@@ -172,6 +172,29 @@ export const adminOperations: Operation[] = [
     errors: [...ADMIN, "sale_not_found"],
   },
   {
+    method: "post",
+    path: "/admin/sales/:id/events/replay",
+    tag: "admin",
+    summary: "Publish the sale's order events again from the outbox (for a consumer that lost its data)",
+    description:
+      "Queues every event of the sale still in the outbox (ORDER_EVENTS_RETENTION_HOURS) for the relays, which publish them on seckill.order-events in order per order with their original event ids.",
+    security: "admin",
+    params: { id },
+    ok: {
+      202: {
+        description: "queued for publishing",
+        schema: z
+          .object({
+            saleId: z.string(),
+            events: z.number().int().meta({ description: "events queued" }),
+            orders: z.number().int().meta({ description: "orders they belong to" }),
+          })
+          .meta({ id: "EventReplay" }),
+      },
+    },
+    errors: [...ADMIN, "sale_not_found"],
+  },
+  {
     method: "get",
     path: "/admin/orders/:orderId",
     tag: "admin",

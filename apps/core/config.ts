@@ -158,7 +158,32 @@ const tracingSchema = z.object({
   OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).default(1),
 });
 
-const schemas = { server, redis, database, kafka, secrets, gateway, writer, payments, admission, edge, tracing: tracingSchema };
+const orderEvents = z.object({
+  /** How often an idle outbox relay looks for new order events (a busy one loops at once). */
+  ORDER_EVENTS_RELAY_INTERVAL_MS: int(100, 10, 60_000),
+  /** Events per relay batch (one MySQL transaction and one Kafka send). */
+  ORDER_EVENTS_BATCH_SIZE: int(500, 1, 10_000),
+  /** Sent events are kept this long (for replay), then pruned. */
+  ORDER_EVENTS_RETENTION_HOURS: int(168, 1, 24 * 366),
+  /** Run the reference consumer of seckill.order-events (apps/loyalty) inside `npm start`. */
+  LOYALTY_CONSUMER: z.enum(["true", "false"]).default("true"),
+  LOYALTY_GROUP_ID: z.string().default("seckill-loyalty"),
+});
+
+const schemas = {
+  server,
+  redis,
+  database,
+  kafka,
+  secrets,
+  gateway,
+  writer,
+  payments,
+  admission,
+  edge,
+  tracing: tracingSchema,
+  orderEvents,
+};
 const full = z.object({
   ...server.shape,
   ...redis.shape,
@@ -171,6 +196,7 @@ const full = z.object({
   ...admission.shape,
   ...edge.shape,
   ...tracingSchema.shape,
+  ...orderEvents.shape,
 });
 
 export type Config = z.infer<typeof full>;

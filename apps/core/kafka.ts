@@ -9,12 +9,20 @@ export function topicNames(prefix = "") {
     orders: `${prefix}seckill.orders`,
     ordersDlq: `${prefix}seckill.orders.dlq`,
     payments: `${prefix}seckill.payments`,
+    /** What happened to each order, for other systems (the outbox relay publishes it; key = order id). */
+    orderEvents: `${prefix}seckill.order-events`,
   };
 }
 export type Topics = ReturnType<typeof topicNames>;
 
 /** Partition counts the embedded launcher (and the compose file) create the topics with. */
-export const TOPIC_PARTITIONS = { orders: 12, ordersDlq: 1, payments: 6 } as const;
+export const TOPIC_PARTITIONS = { orders: 12, ordersDlq: 1, payments: 6, orderEvents: 6 } as const satisfies Record<keyof Topics, number>;
+
+/** Every topic of the prefix with its partition count, for a launcher or a script that creates them. */
+export function topicSpecs(prefix = ""): Record<string, number> {
+  const names = topicNames(prefix);
+  return Object.fromEntries((Object.keys(names) as (keyof Topics)[]).map((k) => [names[k], TOPIC_PARTITIONS[k]]));
+}
 
 const LEVELS: Record<number, "error" | "warn" | "info" | "debug"> = {
   [logLevel.ERROR]: "error",

@@ -210,6 +210,31 @@ export function createPlatformMetrics(registry: Registry) {
       labelNames: ["state"] as const,
       registers: r,
     }),
+    orderEventsPublished: new Counter({
+      name: "seckill_order_events_published_total",
+      help: "Order events Kafka acknowledged on seckill.order-events (a resend after a crash or a replay counts again)",
+      registers: r,
+    }),
+    orderEventsRelayFailures: new Counter({
+      name: "seckill_order_events_relay_failures_total",
+      help: "Outbox relay passes that failed (Kafka or MySQL away); their events stay unsent and are retried",
+      registers: r,
+    }),
+    orderEventsUnsent: new Gauge({
+      name: "seckill_order_events_unsent",
+      help: "Outbox events not yet acknowledged by Kafka (growing: check the relay's log, Kafka and MySQL)",
+      registers: r,
+    }),
+    orderEventsLag: new Gauge({
+      name: "seckill_order_events_lag_seconds",
+      help: "Age of the oldest unsent outbox event: how far behind the order events other systems see are",
+      registers: r,
+    }),
+    orderEventsPruned: new Counter({
+      name: "seckill_order_events_pruned_total",
+      help: "Sent outbox events deleted after the retention period",
+      registers: r,
+    }),
   };
 }
 

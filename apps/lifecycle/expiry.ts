@@ -2,6 +2,7 @@ import { and, asc, count, eq, gt, inArray, isNotNull, isNull, lte, or, sql } fro
 import { orders } from "../core/db/schema/index.js";
 import { every } from "../core/periodic.js";
 import type { Services } from "../core/services.js";
+import { orderEvent, recordOrderEvents } from "../domain/order-events.js";
 import type { Reservations } from "../domain/reservations.js";
 import { returnStock } from "../domain/stock-return.js";
 
@@ -19,7 +20,8 @@ export interface ExpiryOptions {
  * each other. The close is conditional (`WHERE status = 'pending_payment'`): a payment that
  * won the race keeps its order. The stock goes back to Redis after the close commits; until it
  * has, `released_at` stays NULL and every pass retries it (release-4.lua makes a repeat a
- * no-op), so a crash between the two loses no stock and returns none twice.
+ * no-op), so a crash between the two loses no stock and returns none twice. Each close writes
+ * its `order.closed` event in the same transaction.
  */
 export function createExpiryWorker(services: Services, reservations: Reservations, opts: ExpiryOptions = {}) {
   const { db } = services.database;
@@ -40,19 +42,21 @@ export function createExpiryWorker(services: Services, reservations: Reservation
         .limit(batchSize)
         .for("update", { skipLocked: true });
       if (due.length === 0) return 0;
-      const [res] = await tx
+      const ids = due.map((d) => d.id);
+      await tx
         .update(orders)
         .set({ status: "closed", closedAt: sql`NOW(3)`, liveSlot: null })
-        .where(
-          and(
-            inArray(
-              orders.id,
-              due.map((d) => d.id),
-            ),
-            eq(orders.status, "pending_payment"),
-          ),
-        );
-      return res.affectedRows;
+        .where(and(inArray(orders.id, ids), eq(orders.status, "pending_payment")));
+      // Read back what this transaction closed (the rows are ours, locked) for their events.
+      const closed = await tx
+        .select({ id: orders.id, saleId: orders.saleId, userId: orders.userId, amountCents: orders.amountCents, closedAt: orders.closedAt })
+        .from(orders)
+        .where(and(inArray(orders.id, ids), eq(orders.status, "closed")));
+      await recordOrderEvents(
+        tx,
+        closed.map((o) => orderEvent("order.closed", o, o.closedAt!)),
+      );
+      return closed.length;
     });
   }
 

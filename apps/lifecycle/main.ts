@@ -4,7 +4,7 @@ import { listenOps } from "../core/ops-server.js";
 import { onShutdown } from "../core/shutdown.js";
 import { createLifecycle } from "./worker.js";
 
-/** Payments, expiry and periodic reconcile as their own process; PORT serves health and metrics. */
+/** Payments, expiry, periodic reconcile and the order-events relay as their own process; PORT serves health and metrics. */
 const { logger, services, stack } = await bootstrap("seckill-lifecycle", standaloneStack);
 const lifecycle = createLifecycle(services);
 await lifecycle.start();

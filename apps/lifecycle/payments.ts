@@ -6,6 +6,7 @@ import { orders, type PaymentOutcome, paymentConflicts, payments } from "../core
 import { consumerLag, consumerTiming, createConsumer, heartbeatEvery, keepingMembership, supervisedConsumer } from "../core/kafka.js";
 import { type Services, sharedKafkaAdmin } from "../core/services.js";
 import { kafkaCarrier, tracing } from "../core/tracing.js";
+import { orderEvent, recordOrderEvents } from "../domain/order-events.js";
 import { type PaymentMessage, paymentMessageSchema } from "../domain/payment-event.js";
 import type { Reservations } from "../domain/reservations.js";
 import { createPaymentParking } from "./payment-parking.js";
@@ -93,13 +94,16 @@ async function applyOnce(services: Services, reservations: Reservations, m: Paym
         outcome = "failed";
       } else if (order.status === "closed") {
         await tx.update(orders).set({ status: "refund_required" }).where(eq(orders.id, order.id));
+        await recordOrderEvents(tx, [orderEvent("order.refund_required", order, new Date())]);
         outcome = "refund_required";
       } else if (order.status === "paid" || order.status === "refund_required") {
         outcome = "duplicate_payment";
       } else if (m.amountCents !== order.amountCents) {
         outcome = "amount_mismatch";
       } else {
-        await tx.update(orders).set({ status: "paid", paidAt: new Date() }).where(eq(orders.id, order.id));
+        const paidAt = new Date();
+        await tx.update(orders).set({ status: "paid", paidAt }).where(eq(orders.id, order.id));
+        await recordOrderEvents(tx, [orderEvent("order.paid", order, paidAt)]);
         outcome = "applied";
       }
 

@@ -1,21 +1,24 @@
 import { gt, sql } from "drizzle-orm";
 import { sales } from "../core/db/schema/index.js";
+import { connectedProducer, createProducer } from "../core/kafka.js";
 import { every } from "../core/periodic.js";
 import { type Services, sharedKafkaAdmin } from "../core/services.js";
 import { createReconciler, fullPassReason } from "../domain/reconcile.js";
 import { createRedisGuard } from "../domain/redis-guard.js";
 import { createReservations } from "../domain/reservations.js";
 import { createExpiryWorker } from "./expiry.js";
+import { createOutboxRelay, type OutboxRelayOptions } from "./outbox-relay.js";
 import { createPaymentsConsumer } from "./payments.js";
 
 /**
  * Everything after the 202 and the row: payments applied, unpaid orders expired with their
- * stock returned, and a periodic reconcile of every running sale (which also reopens a sale
- * whose Redis state was lost, once nothing is in flight).
+ * stock returned, a periodic reconcile of every running sale (which also reopens a sale
+ * whose Redis state was lost, once nothing is in flight), and the outbox relay publishing
+ * order events to seckill.order-events.
  */
 export function createLifecycle(
   services: Services,
-  opts: { expiryIntervalMs?: number; reconcileIntervalMs?: number; paymentsGroupId?: string } = {},
+  opts: { expiryIntervalMs?: number; reconcileIntervalMs?: number; paymentsGroupId?: string; relay?: OutboxRelayOptions | false } = {},
 ) {
   const { config, logger } = services;
   const log = logger.child({ component: "lifecycle" });
@@ -25,6 +28,16 @@ export function createLifecycle(
   const expiry = createExpiryWorker(services, reservations, { intervalMs: opts.expiryIntervalMs ?? config.EXPIRY_INTERVAL_MS });
   const reconciler = createReconciler({ services, reservations, kafkaAdmin: sharedKafkaAdmin(services) });
   const reconcileEvery = opts.reconcileIntervalMs ?? config.RECONCILE_INTERVAL_MS;
+  const relayProducer = connectedProducer(createProducer(services.kafka));
+  const relay = createOutboxRelay(
+    { database: services.database, producer: relayProducer, topic: services.topics.orderEvents, metrics: services.metrics, logger },
+    {
+      intervalMs: config.ORDER_EVENTS_RELAY_INTERVAL_MS,
+      batchSize: config.ORDER_EVENTS_BATCH_SIZE,
+      retentionHours: config.ORDER_EVENTS_RETENTION_HOURS,
+      ...(opts.relay || {}),
+    },
+  );
   let loop: { stop(): Promise<void> } | undefined;
 
   /** Sales to look at: those MySQL says run now or ended within a day, and any Redis still holds. */
@@ -58,12 +71,14 @@ export function createLifecycle(
   return {
     payments,
     expiry,
+    relay,
     reconciler,
     reconcileAll,
     async start() {
       await guard.check();
       await payments.start();
       expiry.start();
+      if (opts.relay !== false) relay.start();
       if (reconcileEvery > 0)
         loop = every(reconcileEvery, reconcileAll, (err) => log.error({ err: err.message }, "periodic reconcile failed"));
     },
@@ -71,6 +86,8 @@ export function createLifecycle(
       await loop?.stop();
       await expiry.stop();
       await payments.stop();
+      await relay.stop();
+      await relayProducer.disconnect();
     },
   };
 }

@@ -2,6 +2,7 @@ import { inArray } from "drizzle-orm";
 import type { Db } from "../core/db/client.js";
 import { ER_DUP_ENTRY, sqlErrno } from "../core/db/errors.js";
 import { type NewOrder, orders } from "../core/db/schema/index.js";
+import { orderEvent, recordOrderEvents } from "../domain/order-events.js";
 import type { OrderMessage } from "../domain/order-message.js";
 
 export function toRow(m: OrderMessage, now: Date): NewOrder {
@@ -29,16 +30,37 @@ export interface PersistResult {
 }
 
 /**
- * Inserts the orders idempotently. One multi-row INSERT normally; on a duplicate key (1062, and
- * only that) the ids already present are dropped as done and the rest retried, row by row if
- * need be, to tell a redelivery from a conflicting second order of the same user. Any other
- * error propagates to the caller, which decides whether to retry.
+ * Inserts rows and their `order.created` events in one transaction: both commit or neither
+ * does. A duplicate key rolls back the whole set, so a redelivered order never gets a second
+ * event.
+ */
+async function insertWithEvents(db: Db, rows: NewOrder[]): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.insert(orders).values(rows);
+    await recordOrderEvents(
+      tx,
+      rows.map((r) =>
+        orderEvent("order.created", { id: r.id, saleId: r.saleId, userId: r.userId, amountCents: r.amountCents }, r.createdAt),
+      ),
+    );
+  });
+}
+
+/**
+ * Inserts the orders idempotently, each with its `order.created` event in the same
+ * transaction. One multi-row INSERT normally; on a duplicate key (1062, and only that) the ids
+ * already present are dropped as done and the rest retried, row by row if need be, to tell a
+ * redelivery from a conflicting second order of the same user. Any other error propagates to
+ * the caller, which decides whether to retry.
  */
 export async function persistOrders(db: Db, messages: OrderMessage[], now = new Date()): Promise<PersistResult> {
   const result: PersistResult = { inserted: 0, alreadyPersisted: 0, slotConflicts: [] };
   if (messages.length === 0) return result;
   try {
-    await db.insert(orders).values(messages.map((m) => toRow(m, now)));
+    await insertWithEvents(
+      db,
+      messages.map((m) => toRow(m, now)),
+    );
     result.inserted = messages.length;
     return result;
   } catch (err) {
@@ -50,7 +72,7 @@ export async function persistOrders(db: Db, messages: OrderMessage[], now = new 
   for (const m of messages) {
     if (existing.has(m.orderId)) continue;
     try {
-      await db.insert(orders).values(toRow(m, now));
+      await insertWithEvents(db, [toRow(m, now)]);
       result.inserted++;
     } catch (err) {
       if (sqlErrno(err) !== ER_DUP_ENTRY) throw err;

@@ -6,6 +6,7 @@ import { listenOpsPort } from "../core/ops-server.js";
 import { httpOptions, listen } from "../core/serve.js";
 import { onShutdown } from "../core/shutdown.js";
 import { createLifecycle } from "../lifecycle/worker.js";
+import { startLoyalty } from "../loyalty/start.js";
 import { createOrderWriter } from "../order-writer/writer.js";
 import { readyBanner } from "./banner.js";
 import { seedDemoSale } from "./demo.js";
@@ -14,7 +15,8 @@ import { startEdge } from "./edge.js";
 /**
  * `npm start`: the whole platform on the embedded stack (Redis, MariaDB and the Kafka mock, each
  * reused or started as needed): gateway calling the API in-process, the order writer, the
- * lifecycle worker (payments, expiry, reconcile), admin routes under /admin on PORT, and a demo
+ * lifecycle worker (payments, expiry, reconcile, the order-events relay), the loyalty ledger
+ * (reference consumer of seckill.order-events), admin routes under /admin on PORT, and a demo
  * sale. With HTTP_WORKERS > 1 the gateway + API run in that many worker processes sharing PORT
  * and this process keeps the rest.
  */
@@ -46,8 +48,10 @@ if (isHttpWorker) {
     // Not awaited before "ready": a consumer's first join of its group waits out the broker's
     // group.initial.rebalance.delay.ms (3 s by default, and in the mock), and buying does not
     // need the writer: accepted orders wait in Kafka meanwhile. A failure here still ends the
-    // start-up (below), as before.
-    const consumers = Promise.all([writer.start(), lifecycle.start()]);
+    // start-up (below), as before. The loyalty ledger is the reference consumer of
+    // seckill.order-events, so the events are seen end to end.
+    const loyalty = config.LOYALTY_CONSUMER === "true" ? startLoyalty(services) : Promise.resolve(undefined);
+    const consumers = Promise.all([writer.start(), lifecycle.start(), loyalty]);
     consumers.catch(() => {});
     const adminHttp = config.ADMIN_PORT ? await listen(admin, config.HOST, config.ADMIN_PORT, httpOptions(config, logger)) : undefined;
 
@@ -73,22 +77,23 @@ if (isHttpWorker) {
     );
     const t = performance.now();
     consumers.then(
-      () => logger.info({ joinMs: Math.round(performance.now() - t) }, "order writer and lifecycle consumers joined their groups"),
+      () => logger.info({ joinMs: Math.round(performance.now() - t) }, "order writer, lifecycle and loyalty consumers joined their groups"),
       (err) => {
-        logger.fatal({ err }, "the order writer or the lifecycle worker could not start; stopping");
+        logger.fatal({ err }, "the order writer, the lifecycle worker or the loyalty ledger could not start; stopping");
         process.kill(process.pid, "SIGTERM");
       },
     );
-    return { edge, adminHttp, ops, writer, lifecycle, consumers };
+    return { edge, adminHttp, ops, writer, lifecycle, consumers, loyalty };
   })();
   onShutdown(logger, async () => {
-    const { edge, adminHttp, ops, writer, lifecycle, consumers } = await startup;
+    const { edge, adminHttp, ops, writer, lifecycle, consumers, loyalty } = await startup;
     await consumers.catch(() => {});
     await edge.stop();
     await adminHttp?.close();
     await ops?.close();
     await writer.stop(); // finishes the batches in hand and commits their offsets
     await lifecycle.stop();
+    await (await loyalty.catch(() => undefined))?.stop();
     await services.close();
     await stack.stop();
   });

@@ -7,7 +7,7 @@ import { envOf, exited, spawnApp } from "../helpers/processes.js";
 import type { ChaosStack } from "./stack.js";
 
 /** `order-writer-2`: a second member of the writer group, started only by the scenarios that want one. */
-export type AppName = "api" | "gateway" | "order-writer" | "order-writer-2";
+export type AppName = "api" | "gateway" | "order-writer" | "order-writer-2" | "lifecycle" | "loyalty";
 
 /**
  * The platform as separate processes on the chaos stack (gateway -> API over HTTP, the order
@@ -18,7 +18,8 @@ export interface ChaosPlatform {
   gatewayUrl: string;
   logDir: string;
   kill(app: AppName): Promise<void>;
-  start(app: AppName): Promise<void>;
+  /** Starts the app (again), optionally from another entry file with extra env (a fault-injecting twin). */
+  start(app: AppName, override?: { main?: string; env?: Record<string, string> }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -27,15 +28,18 @@ const MAIN: Record<AppName, string> = {
   gateway: "apps/gateway/main.ts",
   "order-writer": "apps/order-writer/main.ts",
   "order-writer-2": "apps/order-writer/main.ts",
+  lifecycle: "apps/lifecycle/main.ts",
+  loyalty: "apps/loyalty/main.ts",
 };
 
-export async function startChaosPlatform(stack: ChaosStack, tag: string, env: Record<string, string> = {}): Promise<ChaosPlatform> {
-  const ports: Record<AppName, number> = {
-    api: await freePort(),
-    gateway: await freePort(),
-    "order-writer": await freePort(),
-    "order-writer-2": await freePort(),
-  };
+export async function startChaosPlatform(
+  stack: ChaosStack,
+  tag: string,
+  env: Record<string, string> = {},
+  apps: AppName[] = ["order-writer", "api", "gateway"],
+): Promise<ChaosPlatform> {
+  const ports = {} as Record<AppName, number>;
+  for (const app of Object.keys(MAIN) as AppName[]) ports[app] = await freePort();
   const config = loadConfig({
     NODE_ENV: "test",
     LOG_LEVEL: "warn",
@@ -53,8 +57,12 @@ export async function startChaosPlatform(stack: ChaosStack, tag: string, env: Re
   const envFor = (app: AppName) =>
     envOf(config, { PORT: String(ports[app]), API_URL: app === "gateway" ? `http://127.0.0.1:${ports.api}` : "", ...env });
 
-  async function start(app: AppName) {
-    const child = spawnApp(MAIN[app], envFor(app), join(logDir, `seckill-chaos-${tag}-${app}.log`));
+  async function start(app: AppName, override: { main?: string; env?: Record<string, string> } = {}) {
+    const child = spawnApp(
+      override.main ?? MAIN[app],
+      { ...envFor(app), ...override.env },
+      join(logDir, `seckill-chaos-${tag}-${app}.log`),
+    );
     children.set(app, child);
     const deadline = Date.now() + 60_000;
     for (;;) {
@@ -70,7 +78,7 @@ export async function startChaosPlatform(stack: ChaosStack, tag: string, env: Re
     }
   }
 
-  for (const app of ["order-writer", "api", "gateway"] as const) await start(app);
+  for (const app of apps) await start(app);
   return {
     config,
     gatewayUrl: `http://127.0.0.1:${ports.gateway}`,

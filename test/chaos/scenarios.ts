@@ -9,7 +9,8 @@ import { API_KEY, KAFKA_ERROR } from "../../infra/kafka-mock/control.js";
 import { createSaleVia } from "../helpers/sales.js";
 import { startCpuHogs } from "./cpu-hog.js";
 import { type LoadResult, percentile, runLoad } from "./load.js";
-import { type ChaosPlatform, startChaosPlatform } from "./platform.js";
+import { orderEventsChaos } from "./order-events.js";
+import { type AppName, type ChaosPlatform, startChaosPlatform } from "./platform.js";
 import { type ChaosStack, startChaosStack } from "./stack.js";
 import { type Size, scenarioPasses } from "./verdict.js";
 
@@ -58,9 +59,10 @@ async function withPlatform(
     after?: () => Promise<void>;
   }>,
   env: Record<string, string> = {},
+  apps?: AppName[],
 ): Promise<ScenarioResult> {
   const stack = await startChaosStack();
-  const platform = await startChaosPlatform(stack, name.replace(/\W+/g, "-"), env);
+  const platform = await startChaosPlatform(stack, name.replace(/\W+/g, "-"), env, apps);
   const services = createServices(platform.config, createLogger({ level: "silent" }));
   const admin = createAdminRoutes({ services });
   const ctx: Ctx = {
@@ -397,6 +399,15 @@ export const SCENARIOS: Record<string, (size: Size) => Promise<ScenarioResult>> 
       };
     }),
 };
+
+SCENARIOS["10 order events: relay SIGKILL between ack and mark, brokers down, MySQL down"] = (size) =>
+  withPlatform("order events", size, (c) => orderEventsChaos(c, size), { EXPIRY_INTERVAL_MS: "500" }, [
+    "order-writer",
+    "api",
+    "gateway",
+    "lifecycle",
+    "loyalty",
+  ]);
 
 export function formatTable(results: ScenarioResult[]): string {
   const head = ["scenario", "accepted", "rows", "duplicates", "lost", "oversold", "recover", "result"];

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { migrateDatabase } from "../../apps/core/db/client.js";
-import { TOPIC_PARTITIONS, topicNames } from "../../apps/core/kafka.js";
+import { topicSpecs } from "../../apps/core/kafka.js";
 import { KafkaMockControl } from "../../infra/kafka-mock/control.js";
 import { type KafkaMock, startKafkaMock } from "../../infra/kafka-mock/launch.js";
 import { provideMysql } from "../../infra/mariadb-server.js";
@@ -32,15 +32,7 @@ export async function startChaosStack(): Promise<ChaosStack> {
   let mysql: Provided | undefined = await provideMysql({ dataDir, reuseDefault: false });
   const redisPort = Number(new URL(redis.url).port);
   const mysqlPort = Number(new URL(mysql.url).port);
-  const names = topicNames();
-  const kafka = await startKafkaMock({
-    brokers: 3,
-    topics: {
-      [names.orders]: TOPIC_PARTITIONS.orders,
-      [names.ordersDlq]: TOPIC_PARTITIONS.ordersDlq,
-      [names.payments]: TOPIC_PARTITIONS.payments,
-    },
-  });
+  const kafka = await startKafkaMock({ brokers: 3, topics: topicSpecs() });
   const databaseUrl = `${mysql.url}seckill`;
   await migrateDatabase(databaseUrl);
   const control = new KafkaMockControl(kafka.control);

@@ -88,6 +88,7 @@ export async function testConfig(overrides: Record<string, string> = {}, kafka?:
     REDIS_KEY_PREFIX: `test:${id}:`,
     KAFKA_TOPIC_PREFIX: `t${id}.`,
     ORDER_WRITER_GROUP_ID: `writer-${id}`,
+    LOYALTY_GROUP_ID: `loyalty-${id}`,
     // The mock's group coordinator waits (session timeout - 1 s) for a member that left: keep it short.
     KAFKA_SESSION_TIMEOUT_MS: "3000",
     KAFKA_FETCH_MAX_WAIT_MS: "100",
@@ -101,6 +102,7 @@ export async function testConfig(overrides: Record<string, string> = {}, kafka?:
       await control.createTopic(names.orders, 4);
       await control.createTopic(names.ordersDlq, TOPIC_PARTITIONS.ordersDlq);
       await control.createTopic(names.payments, 2);
+      await control.createTopic(names.orderEvents, 3);
     } finally {
       control.close();
     }

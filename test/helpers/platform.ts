@@ -8,7 +8,10 @@ import type { AppEnv } from "../../apps/core/http.js";
 import { signUserToken } from "../../apps/core/jwt.js";
 import type { Services } from "../../apps/core/services.js";
 import { createGateway, type Gateway } from "../../apps/gateway/app.js";
+import type { OutboxRelayOptions } from "../../apps/lifecycle/outbox-relay.js";
 import { createLifecycle, type Lifecycle } from "../../apps/lifecycle/worker.js";
+import type { LoyaltyConsumer } from "../../apps/loyalty/consumer.js";
+import { startLoyalty } from "../../apps/loyalty/start.js";
 import { createOrderWriter, type OrderWriter, type OrderWriterOptions } from "../../apps/order-writer/writer.js";
 import type { KafkaMock } from "../../infra/kafka-mock/launch.js";
 import { ownDatabase, testServices } from "./env.js";
@@ -21,6 +24,7 @@ export interface TestPlatform {
   admin: Hono<AppEnv>;
   writer?: OrderWriter;
   lifecycle?: Lifecycle;
+  loyalty?: LoyaltyConsumer;
   /** A signed user token. */
   token(userId: string): Promise<string>;
   /** Creates and preloads a sale open now (or as given); returns its id. */
@@ -45,17 +49,21 @@ export async function startTestPlatform(
     admitTickMs?: number;
     /** A private Kafka mock (for fault injection); default: the shared one. */
     kafka?: KafkaMock;
-    /** Run the lifecycle worker (payments, expiry, reconcile); its timers are off unless given. */
-    lifecycle?: boolean | { expiryIntervalMs?: number; reconcileIntervalMs?: number };
+    /** Run the lifecycle worker (payments, expiry, reconcile, outbox relay); its timers are off unless given (the relay runs unless `relay: false`). */
+    lifecycle?: boolean | { expiryIntervalMs?: number; reconcileIntervalMs?: number; relay?: OutboxRelayOptions | false };
+    /** Run the loyalty ledger (reference consumer of the order events). */
+    loyalty?: boolean;
     /** A database of its own pre-created with this default collation (e.g. utf8mb4_general_ci), as a DBA would. */
     databaseCollation?: string;
     /** This database (e.g. one two platforms share) instead of one of its own; not dropped at stop. */
     databaseUrl?: string;
   } = {},
 ): Promise<TestPlatform> {
-  // Table-scanning workers get a database of their own (see ownDatabase).
+  // Table-scanning workers (and the relay, which reads the whole outbox) get a database of their own (see ownDatabase).
   const db =
-    !opts.databaseUrl && (opts.lifecycle || opts.databaseCollation) ? await ownDatabase({ collation: opts.databaseCollation }) : undefined;
+    !opts.databaseUrl && (opts.lifecycle || opts.loyalty || opts.databaseCollation)
+      ? await ownDatabase({ collation: opts.databaseCollation })
+      : undefined;
   const databaseUrl = opts.databaseUrl ?? db?.url;
   const services = await testServices({ ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}), ...opts.env }, opts.kafka);
   const api = createApi({ services, handoff: { relayIntervalMs: 200, ...opts.handoff }, admitTickMs: opts.admitTickMs });
@@ -64,10 +72,15 @@ export async function startTestPlatform(
   const writer = opts.writer ? createOrderWriter(services, typeof opts.writer === "object" ? opts.writer : {}) : undefined;
   const lc = typeof opts.lifecycle === "object" ? opts.lifecycle : {};
   const lifecycle = opts.lifecycle
-    ? createLifecycle(services, { expiryIntervalMs: lc.expiryIntervalMs ?? 3_600_000, reconcileIntervalMs: lc.reconcileIntervalMs ?? 0 })
+    ? createLifecycle(services, {
+        expiryIntervalMs: lc.expiryIntervalMs ?? 3_600_000,
+        reconcileIntervalMs: lc.reconcileIntervalMs ?? 0,
+        relay: lc.relay,
+      })
     : undefined;
   await Promise.all([api.start(), gateway.start(), writer?.start(), lifecycle?.start()]);
-  await Promise.all([writer?.ready(), lifecycle?.payments.ready()]);
+  const loyalty = opts.loyalty ? await startLoyalty(services) : undefined;
+  await Promise.all([writer?.ready(), lifecycle?.payments.ready(), loyalty?.ready()]);
   const adminHeaders = { authorization: `Bearer ${services.config.ADMIN_TOKEN}`, "content-type": "application/json" };
 
   return {
@@ -77,6 +90,7 @@ export async function startTestPlatform(
     admin,
     writer,
     lifecycle,
+    loyalty,
     token: (userId) => signUserToken(services.config.JWT_SECRET, userId),
     createSale: (s = {}) => createSaleVia(gateway.app, services.config.ADMIN_TOKEN, s),
     buy(saleId, token, init = {}) {
@@ -101,6 +115,7 @@ export async function startTestPlatform(
       await api.stop();
       await (this as TestPlatform).writer?.stop(); // the current one: a test may have replaced it
       await lifecycle?.stop();
+      await loyalty?.stop();
       await services.close();
       await db?.drop();
     },

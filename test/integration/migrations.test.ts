@@ -10,6 +10,10 @@ import { precreateDatabase, randomId, stackInfo } from "../helpers/env.js";
 
 /** Every identifier column of the schema: byte-exact whatever the database's default collation. */
 const IDENTIFIER_COLUMNS = [
+  "order_events.event_id",
+  "order_events.order_id",
+  "order_events.sale_id",
+  "order_events.user_id",
   "orders.id",
   "orders.sale_id",
   "orders.user_id",
@@ -39,6 +43,7 @@ describe("migrations", () => {
       const [tables] = await admin.query("SELECT table_name AS t FROM information_schema.tables WHERE table_schema = ? ORDER BY 1", [name]);
       expect((tables as { t: string }[]).map((r) => r.t).sort()).toEqual([
         "__drizzle_migrations",
+        "order_events",
         "orders",
         "payment_conflicts",
         "payments",

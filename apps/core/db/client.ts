@@ -66,9 +66,13 @@ export async function ensureDatabase(url: string): Promise<void> {
 /**
  * Creates the database if needed and applies the committed drizzle-kit migrations. Safe to run
  * from several processes at once: a named lock makes them take turns, and drizzle's journal
- * table makes a second run a no-op.
+ * table makes a second run a no-op. Another component with tables of its own in the same
+ * database (e.g. apps/loyalty) passes its own migrations folder and journal table.
  */
-export async function migrateDatabase(url: string): Promise<void> {
+export async function migrateDatabase(
+  url: string,
+  set: { folder: string; table: string } = { folder: MIGRATIONS_DIR, table: "__drizzle_migrations" },
+): Promise<void> {
   await ensureDatabase(url);
   const database = createDatabase(url, 1);
   const lockName = `seckill_migrate_${databaseName(url)}`;
@@ -77,7 +81,7 @@ export async function migrateDatabase(url: string): Promise<void> {
     const [rows] = await conn.query("SELECT GET_LOCK(?, 60) AS got", [lockName]);
     if ((rows as { got: number }[])[0]?.got !== 1) throw new Error(`could not take the migration lock ${lockName} within 60 s`);
     try {
-      await migrate(drizzle(conn, { schema, mode: "default" }), { migrationsFolder: MIGRATIONS_DIR });
+      await migrate(drizzle(conn, { schema, mode: "default" }), { migrationsFolder: set.folder, migrationsTable: set.table });
     } finally {
       await conn.query("SELECT RELEASE_LOCK(?)", [lockName]);
     }

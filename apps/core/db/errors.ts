@@ -14,9 +14,12 @@ const TRANSIENT_ERRNOS = new Set([1205, 1213, 1040, 1053, 1927, 2006, 2013, 1290
 
 /**
  * A failure is transient when it is about the connection or the server's state (network errors
- * carry no SQL errno); any other SQL error is about the rows themselves.
+ * carry no SQL errno); any other SQL error is about the rows themselves, and so is an error
+ * marked `transient: false`.
  */
 export function isTransient(err: unknown): boolean {
+  // An error of our own that knows it will fail again the same way says so.
+  if ((err as { transient?: unknown } | undefined)?.transient === false) return false;
   const errno = sqlErrno(err);
   return errno === undefined || TRANSIENT_ERRNOS.has(errno);
 }
