@@ -49,6 +49,18 @@ export function register(app: Hono<AppEnv>, ctx: ApiContext) {
     }
     const userId = c.get("userId");
     const orderId = newOrderId();
+    const admission = (ctx.saleCache.peek(saleId) ?? (await ctx.saleCache.get(saleId)))?.admission;
+    // A waiting-room pass buys once: the purchase spends the admission (converted below), and a
+    // pass is checked at the gateway without I/O, so it still looks valid after its order closed.
+    // Without this its holder could take the returned unit that the queue's head was admitted for.
+    if (admission === "queue" && !(await ctx.admission.room.holds(saleId, userId))) {
+      const replayed = idempotencyKey ? await ctx.reservations.replayOf(saleId, userId, idempotencyKey) : null;
+      if (replayed) return json(c, { orderId: replayed, status: "queued" }, 202);
+      metrics.admissionRequests.inc({ call: "purchase", outcome: "admission_spent" });
+      throw new AppError("invalid_pass", "this pass's admission was used by a purchase or has lapsed: join the queue again (POST /queue)", {
+        extra: { saleId },
+      });
+    }
 
     let outcome: ReserveOutcome;
     const started = performance.now();
@@ -66,7 +78,7 @@ export function register(app: Hono<AppEnv>, ctx: ApiContext) {
       case "reserved": {
         ctx.handoff.enqueue(saleId, orderId, outcome.message);
         // A waiting-room buyer's place is freed now, so the next tick can admit someone for the next unit.
-        if ((ctx.saleCache.peek(saleId) ?? (await ctx.saleCache.get(saleId)))?.admission === "queue") {
+        if (admission === "queue") {
           ctx.admission.room
             .converted(saleId, userId)
             .catch((err) =>
