@@ -12,7 +12,7 @@ export async function admissionSale(ctx: ApiContext, saleId: string, mode: Exclu
   const sale = await ctx.saleCache.get(saleId);
   if (!sale) throw new AppError("sale_not_found", `no sale ${saleId}`);
   if (sale.admission !== mode) {
-    const what = mode === "pass" ? "purchase-pass challenges" : "a waiting room";
+    const what = mode === "pass" ? "purchase-pass challenges" : "waiting room";
     throw new AppError("not_found", `sale ${saleId} has no ${what} (its admission is ${sale.admission})`, { extra: { saleId } });
   }
   return sale;

@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import { AppError } from "../core/errors.js";
 import { type AppEnv, requestHeader } from "../core/http.js";
-import { INTERNAL_HEADER, internalToken, safeEqual, USER_HEADER } from "../core/identity.js";
+import { INTERNAL_HEADER, internalToken, safeEqual, USER_HEADER, USER_UTF8_HEADER, userFromHeaders } from "../core/identity.js";
 import type { Services } from "../core/services.js";
 import type { Admission } from "../domain/admission/index.js";
 import type { RedisGuard } from "../domain/redis-guard.js";
@@ -23,7 +23,7 @@ export interface ApiContext {
 export function requireUser(jwtSecret: string): MiddlewareHandler<AppEnv> {
   const token = internalToken(jwtSecret);
   return async (c, next) => {
-    const user = requestHeader(c, USER_HEADER);
+    const user = userFromHeaders(requestHeader(c, USER_HEADER), requestHeader(c, USER_UTF8_HEADER));
     const vouch = requestHeader(c, INTERNAL_HEADER);
     if (!user || !vouch || !safeEqual(vouch, token)) {
       throw new AppError("unauthorized", "a user token is required (call through the gateway with Authorization: Bearer <JWT>)");

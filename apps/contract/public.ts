@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { isUserId } from "../domain/order-message.js";
 import { paymentCallbackSchema } from "../domain/payment-event.js";
 import { purchaseBodySchema } from "../domain/purchase-request.js";
 import type { Operation } from "./registry.js";
@@ -11,7 +12,13 @@ export const purchaseBody = purchaseBodySchema.meta({
 });
 
 export const devTokenBody = z
-  .object({ userId: z.string().regex(/^[A-Za-z0-9_.:@-]{1,64}$/, "userId must be 1-64 of [A-Za-z0-9_.:@-]") })
+  .object({
+    userId: z
+      .string()
+      .min(1)
+      .max(64)
+      .refine(isUserId, "userId must be 1-64 bytes of UTF-8, visible characters only (no whitespace or control characters)"),
+  })
   .strict()
   .meta({ id: "DevTokenRequest" });
 

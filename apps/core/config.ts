@@ -15,6 +15,8 @@ export const DEV_SECRETS = {
 
 const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max).default(def);
 const port = (def: number) => int(def, 0, 65535);
+/** A port that is undefined when unset (no default: `port(0).optional()` would turn unset into 0, a random port). */
+const optionalPort = () => z.coerce.number().int().min(0).max(65535).optional();
 const optionalUrl = z.string().url().optional();
 
 const server = z.object({
@@ -22,7 +24,7 @@ const server = z.object({
   HOST: z.string().default("127.0.0.1"),
   PORT: port(3000),
   /** Optional separate admin listener; admin routes are always also under /admin on PORT in one-process mode. */
-  ADMIN_PORT: port(0).optional(),
+  ADMIN_PORT: optionalPort(),
   /** HTTP worker processes sharing PORT (gateway and one-process platform): a number, or "auto" for one per core. */
   HTTP_WORKERS: z.union([z.literal("auto"), z.coerce.number().int().min(1).max(64)]).default(1),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
@@ -130,7 +132,7 @@ const edge = z
     /** Every listener: the whole request, headers and body, must arrive within this (Node's server.requestTimeout). */
     HTTP_REQUEST_TIMEOUT_MS: int(10_000, 100, 600_000),
     /** A listener of its own for /metrics, /healthz and /readyz (no auth); unset: /metrics on PORT needs the admin token. */
-    OPS_PORT: port(0).optional(),
+    OPS_PORT: optionalPort(),
     /** Set: user tokens are RS256/ES256, verified with this key set (JWKS) instead of HS256 with JWT_SECRET. */
     JWT_JWKS_URL: optionalUrl,
     /** Set: a user token's `iss` must be exactly this. */

@@ -8,6 +8,32 @@ import { createHmac, timingSafeEqual } from "node:crypto";
  */
 export const USER_HEADER = "x-seckill-user";
 export const INTERNAL_HEADER = "x-seckill-internal";
+/**
+ * The user id when it is not printable ASCII (`José`, `张三`): percent-encoded UTF-8. An HTTP
+ * header value is bytes, not text: undici refuses characters above U+00FF and would send the rest
+ * as Latin-1, so such an id would not reach a separate API byte for byte. Printable ASCII ids
+ * (nearly all: ULIDs, UUIDs, `auth0|...`) keep the plain header, which every API version reads.
+ */
+export const USER_UTF8_HEADER = "x-seckill-user-utf8";
+
+const PRINTABLE_ASCII = /^[\x21-\x7e]+$/;
+
+/** Sets the header that carries `userId` from the gateway to the API (see USER_UTF8_HEADER). */
+export function setUserHeader(headers: Record<string, string>, userId: string): void {
+  if (PRINTABLE_ASCII.test(userId)) headers[USER_HEADER] = userId;
+  else headers[USER_UTF8_HEADER] = encodeURIComponent(userId);
+}
+
+/** The user id the gateway passed (either header); undefined when absent or not valid percent-encoding. */
+export function userFromHeaders(plain: string | undefined, utf8: string | undefined): string | undefined {
+  if (plain !== undefined) return plain;
+  if (utf8 === undefined) return undefined;
+  try {
+    return decodeURIComponent(utf8);
+  } catch {
+    return undefined;
+  }
+}
 
 export function internalToken(jwtSecret: string): string {
   return createHmac("sha256", jwtSecret).update("seckill gateway -> api").digest("hex");

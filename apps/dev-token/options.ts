@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { DEV_SECRETS, type Env } from "../core/config.js";
-import { USER_ID_PATTERN } from "../domain/order-message.js";
+import { isUserId } from "../domain/order-message.js";
 
 export const USAGE = "usage: npm run token -- <userId> [--ttl 1h]   (ttl: 90s, 30m, 1h, 2d or seconds; default 1h)";
 
@@ -42,8 +42,10 @@ export function readTokenRequest(argv: string[], env: Env): TokenRequest | { err
   const { values, positionals } = parsed;
   if (positionals.length !== 1) return { error: USAGE };
   const userId = positionals[0];
-  if (!USER_ID_PATTERN.test(userId)) {
-    return { error: `user id ${JSON.stringify(userId)} is not valid: 1-64 of A-Z a-z 0-9 _ . : @ - (the gateway refuses others)` };
+  if (!isUserId(userId)) {
+    return {
+      error: `user id ${JSON.stringify(userId)} is not valid: 1-64 bytes of visible characters, no spaces or control characters (the gateway refuses others)`,
+    };
   }
   const ttlSeconds = parseTtl(values.ttl);
   if (ttlSeconds === null) return { error: `--ttl ${JSON.stringify(values.ttl)} is not a duration\n${USAGE}` };

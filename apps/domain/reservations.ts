@@ -117,6 +117,11 @@ export function createReservations(
       return { kind };
     },
 
+    /** The order an earlier purchase by this user with this Idempotency-Key took, if any (what reserve-6.lua replays). */
+    async replayOf(saleId: string, userId: string, idempotencyKey: string): Promise<string | null> {
+      return redis.hget(saleKeys(prefix, saleId).idem, `${userId}\n${idempotencyKey}`);
+    },
+
     /** Returns a closed order's unit and frees the user's slot, once per order. */
     async release(saleId: string, orderId: string, userId: string, slot: number): Promise<ReleaseOutcome> {
       const k = saleKeys(prefix, saleId);

@@ -2,7 +2,7 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import { compactVerify, createRemoteJWKSet, errors as joseErrors } from "jose";
 import { bearerToken } from "../core/identity.js";
 import type { Logger } from "../core/logger.js";
-import { USER_ID_PATTERN } from "../domain/order-message.js";
+import { isUserId } from "../domain/order-message.js";
 
 interface Verified {
   sub: string;
@@ -80,7 +80,7 @@ export function createAuthenticator(opts: AuthOptions) {
   function checkClaims(payload: Record<string, unknown> | null): Verified | null {
     if (!payload) return null;
     const { sub, exp, nbf, iat, iss, aud } = payload;
-    if (typeof sub !== "string" || !USER_ID_PATTERN.test(sub)) return null;
+    if (!isUserId(sub)) return null;
     if (typeof exp !== "number" || !Number.isFinite(exp)) return null;
     const t = now();
     if (exp + leeway <= t) return null;

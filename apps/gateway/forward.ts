@@ -1,6 +1,6 @@
 import { Agent, type Dispatcher, request } from "undici";
 import { AppError } from "../core/errors.js";
-import { INTERNAL_HEADER, internalToken, USER_HEADER } from "../core/identity.js";
+import { INTERNAL_HEADER, internalToken, setUserHeader } from "../core/identity.js";
 import type { Logger } from "../core/logger.js";
 import { tracing } from "../core/tracing.js";
 
@@ -105,7 +105,7 @@ export function createForward(opts: {
     tracer?.inject(headers);
     // Never trust identity headers from outside: set them here or not at all.
     if (userId) {
-      headers[USER_HEADER] = userId;
+      setUserHeader(headers, userId);
       headers[INTERNAL_HEADER] = vouch;
     }
     const target = `${base ?? "http://api.internal"}${url.pathname}${url.search}`;

@@ -110,6 +110,55 @@ describe("waiting room over HTTP", () => {
   });
 });
 
+describe("a waiting-room pass buys once", () => {
+  it("a unit that comes back goes to the queue's head: the buyer whose order closed cannot buy it again with the pass it already used", async () => {
+    const startsAt = new Date(Date.now() + 1500);
+    // The admission window outlives the order's payment window, as it may (10-3600 s vs any timeout).
+    const saleId = await p.createSale({ stock: 1, admission: "queue", inletPerSecond: 50, admissionWindowSeconds: 600, startsAt });
+    const [first, second] = [`head-${randomId()}`, `next-${randomId()}`];
+    const tokens = { [first]: await p.token(first), [second]: await p.token(second) };
+    for (const u of [first, second]) expect((await call("POST", `/api/sales/${saleId}/queue`, tokens[u])).status).toBe(202);
+    await sleep(Math.max(0, startsAt.getTime() - Date.now() + 50));
+    const admitted = await eventually("one admitted", async () => {
+      for (const u of [first, second]) {
+        const s = await call("GET", `/api/sales/${saleId}/queue`, tokens[u]);
+        if (s.body.state === "admitted") return { user: u, pass: s.body.pass as string };
+      }
+      return null;
+    });
+    const other = admitted.user === first ? second : first;
+    const bought = await buy(saleId, tokens[admitted.user], admitted.pass);
+    expect(bought.status).toBe(202);
+    const orderId = bought.body.orderId as string;
+
+    // The buyer does not pay: the expiry worker closes the order and returns its unit (slot 1).
+    expect((await p.api.ctx.reservations.release(saleId, orderId, admitted.user, 1)).kind).toBe("released");
+    const next = await eventually("the next in line admitted for the returned unit", async () => {
+      const s = await call("GET", `/api/sales/${saleId}/queue`, tokens[other]);
+      return s.body.state === "admitted" ? (s.body.pass as string) : null;
+    });
+    const again = await buy(saleId, tokens[admitted.user], admitted.pass);
+    expect([again.status, again.body.error?.code]).toEqual([403, "invalid_pass"]);
+    expect((await buy(saleId, tokens[other], next)).status).toBe(202);
+  });
+
+  it("a replay of a waiting-room purchase with its Idempotency-Key returns the first order after the place is spent", async () => {
+    const saleId = await p.createSale({ stock: 2, admission: "queue", inletPerSecond: 50 });
+    const u = `replayer-${randomId()}`;
+    const token = await p.token(u);
+    expect((await call("POST", `/api/sales/${saleId}/queue`, token)).status).toBe(202);
+    const pass = await eventually("admitted", async () => {
+      const s = await call("GET", `/api/sales/${saleId}/queue`, token);
+      return s.body.state === "admitted" ? (s.body.pass as string) : null;
+    });
+    const headers = { "x-purchase-pass": pass, "idempotency-key": `k-${randomId()}` };
+    const firstTry = await call("POST", `/api/sales/${saleId}/orders`, token, { headers });
+    expect(firstTry.status).toBe(202);
+    const replay = await call("POST", `/api/sales/${saleId}/orders`, token, { headers });
+    expect([replay.status, replay.body.orderId]).toEqual([202, firstTry.body.orderId]);
+  });
+});
+
 describe("purchase passes over HTTP", () => {
   it("no challenge before the start; a solved challenge buys one pass; forged, expired, another user's or sale's passes are refused", async () => {
     const upcoming = await p.createSale({

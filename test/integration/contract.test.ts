@@ -62,6 +62,27 @@ describe("the OpenAPI document", () => {
     expect(purchase.responses["503"].headers).toHaveProperty("Retry-After");
   });
 
+  it("mints no tokens and signs no payments with an operator's secrets, even without NODE_ENV=production", async () => {
+    // A staging or forgotten deployment keeps NODE_ENV's default (development) but sets its own
+    // secrets: the development routes would mint a user token for anyone and sign "paid" callbacks.
+    const services = await testServices({
+      JWT_SECRET: "x".repeat(40),
+      ADMIN_TOKEN: "y".repeat(20),
+      PAYMENT_WEBHOOK_SECRET: "z".repeat(20),
+    });
+    try {
+      const gateway = createGateway({ services, apiFetch: p.api.app.fetch, admin: createAdminRoutes({ services }) });
+      const minted = await gateway.app.request("/api/dev/token", { method: "POST", body: JSON.stringify({ userId: "ann" }) });
+      expect(minted.status).toBe(404);
+      const paid = await gateway.app.request("/api/dev/pay", { method: "POST", body: JSON.stringify({ orderId: "01NOTANORDER" }) });
+      expect(paid.status).toBe(404);
+      const docNow = (await (await gateway.app.request("/openapi.json")).json()) as OpenApiDocument;
+      expect(documentedRoutes(docNow).filter((r) => r.includes("/api/dev/"))).toEqual([]);
+    } finally {
+      await services.close();
+    }
+  });
+
   it("has no development routes in production, where they are not mounted either", async () => {
     const services = await testServices({
       NODE_ENV: "production",

@@ -177,6 +177,50 @@ describe("gateway", () => {
     }
   });
 
+  it("forwards users named in any script over HTTP to a separate API byte-exact: José in NFC and in NFD and auth0|... are three buyers", async () => {
+    const apiPort = await freePort();
+    const config = await testConfig();
+    const apiServices = createServices(config, createLogger({ level: "silent" }));
+    const gwServices = createServices({ ...config, API_URL: `http://127.0.0.1:${apiPort}` }, createLogger({ level: "silent" }));
+    const api = createApi({ services: apiServices });
+    await api.start();
+    const http = await listen(api.app, "127.0.0.1", apiPort);
+    const gateway = createGateway({ services: gwServices, admin: createAdminRoutes({ services: gwServices }) });
+    await gateway.start();
+    try {
+      const saleId = await createSaleVia(gateway.app, config.ADMIN_TOKEN, { stock: 5, priceCents: 1 });
+      const nfc = `Jos\u00e9-${randomId()}`;
+      const users = [nfc, nfc.normalize("NFD"), `auth0|${randomId()}`, `\u5f20\u4e09-${randomId()}`];
+      const orderIds: string[] = [];
+      for (const u of users) {
+        const token = await signUserToken(config.JWT_SECRET, u);
+        const res = await gateway.app.request(`/api/sales/${saleId}/orders`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}` },
+          body: "{}",
+        });
+        expect([u, res.status]).toEqual([u, 202]);
+        orderIds.push(((await res.json()) as { orderId: string }).orderId);
+      }
+      // Each is the buyer of its own order only, and the API stored each id byte for byte.
+      for (const [i, u] of users.entries()) {
+        const token = await signUserToken(config.JWT_SECRET, u);
+        for (const [j, orderId] of orderIds.entries()) {
+          const read = await gateway.app.request(`/api/orders/${orderId}`, { headers: { authorization: `Bearer ${token}` } });
+          expect([u, orderId, read.status]).toEqual([u, orderId, i === j ? 200 : 404]);
+        }
+      }
+      const buyers = await apiServices.redis.hkeys(`${config.REDIS_KEY_PREFIX}{sale:${saleId}}:buyers`);
+      expect(buyers.sort()).toEqual([...users].sort());
+    } finally {
+      await http.close();
+      await gateway.stop();
+      await api.stop();
+      await gwServices.close();
+      await apiServices.close();
+    }
+  });
+
   it("forwards over HTTP to a separate API process (API_URL), and answers 503 when that API is down", async () => {
     const apiPort = await freePort();
     const config = await testConfig();

@@ -103,6 +103,24 @@ describe.each(["utf8mb4_general_ci", "utf8mb4_bin"])("identifiers are byte-exact
     expect(spaced.status).toBe(401);
   });
 
+  it("users as identity providers name them (auth0|..., google-oauth2|..., José in NFC and in NFD) are buyers of their own: each 202 becomes its row", async () => {
+    const saleId = await p.createSale({ stock: 5 });
+    const tag = randomId();
+    const nfc = `Jos\u00e9-${tag}`;
+    const users = [`auth0|5f7c8ec7c33c6c004bbafe82-${tag}`, `google-oauth2|104-${tag}`, nfc, nfc.normalize("NFD")];
+    expect(users[2]).not.toBe(users[3]);
+    const rows = await ordersOf(saleId, users);
+    expect(rows.map((r) => r.userId).sort()).toEqual([...users].sort());
+    for (const u of users) {
+      const mine = rows.find((r) => r.userId === u)!;
+      const read = await p.gateway.app.request(`/api/orders/${mine.id}`, { headers: { authorization: `Bearer ${await p.token(u)}` } });
+      expect(read.status).toBe(200);
+    }
+    // Still refused: whitespace or control characters, and more than the column's 64 bytes.
+    for (const bad of [`Jos\u00e9 ${tag}`, `a\tb-${tag}`, "\u00e9".repeat(33)])
+      expect((await p.buy(saleId, await p.token(bad))).status).toBe(401);
+  });
+
   it("an order id differing by case or a trailing space is 404, for the buyer and for the admin", async () => {
     const saleId = await p.createSale({ stock: 1 });
     const user = `buyer-${randomId()}`;

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { type Config, ConfigError, DEV_SECRETS, loadConfig } from "../../apps/core/config.js";
+import { listenOpsPort } from "../../apps/core/ops-server.js";
+import type { Services } from "../../apps/core/services.js";
 import { printableSecrets, readyBanner } from "../../apps/platform/banner.js";
 
 function problemsOf(env: Record<string, string>): string[] {
@@ -21,6 +23,16 @@ describe("edge settings", () => {
     ]);
     expect(problemsOf({ CORS_ORIGINS: "https://shop.example/path" }).join()).toMatch(/CORS_ORIGINS/);
     expect(problemsOf({ CORS_ORIGINS: "*" }).join()).toMatch(/CORS_ORIGINS/);
+  });
+
+  it("opens no unauthenticated ops listener and no admin listener unless OPS_PORT / ADMIN_PORT is set", async () => {
+    const config = loadConfig({});
+    expect([config.OPS_PORT, config.ADMIN_PORT]).toEqual([undefined, undefined]);
+    // An unset OPS_PORT must not mean "a random port": that would serve /metrics (every sale id)
+    // without auth on HOST, the public interface in a deployment with HOST=0.0.0.0.
+    expect(await listenOpsPort({ config } as Services, [])).toBeUndefined();
+    expect(loadConfig({ OPS_PORT: "9464" }).OPS_PORT).toBe(9464);
+    expect(loadConfig({ OPS_PORT: "0" }).OPS_PORT).toBe(0);
   });
 
   it("wants the request timeout at least as long as the headers timeout (it covers them)", () => {

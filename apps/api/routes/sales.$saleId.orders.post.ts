@@ -31,6 +31,16 @@ export function register(app: Hono<AppEnv>, ctx: ApiContext) {
         })
       : ctx.reservations.reserve(saleId, userId, orderId, idempotencyKey);
 
+  /** A Redis read before the reserve script: fails closed like the script itself (503, Retry-After). */
+  async function redisOrUnavailable<T>(read: () => Promise<T>, saleId: string, userId: string): Promise<T> {
+    try {
+      return await read();
+    } catch (err) {
+      log.error({ err, saleId, userId }, "waiting-room check failed: Redis unreachable; purchase refused (fail closed)");
+      throw new AppError("unavailable", "the sale is briefly unavailable; retry in a moment", { headers: { "Retry-After": "1" } });
+    }
+  }
+
   app.post("/api/sales/:saleId/orders", requireUser(config.JWT_SECRET), async (c) => {
     const saleId = c.req.param("saleId");
     // No sale has such an id (ids are byte-exact): 404 like any id with no exact record.
@@ -49,6 +59,22 @@ export function register(app: Hono<AppEnv>, ctx: ApiContext) {
     }
     const userId = c.get("userId");
     const orderId = newOrderId();
+    // From memory nearly always; when the sale cannot be read (MySQL away after a restart) the
+    // purchase goes on as before: reserve-6.lua needs only Redis.
+    const admission = (ctx.saleCache.peek(saleId) ?? (await ctx.saleCache.get(saleId).catch(() => undefined)))?.admission;
+    // A waiting-room pass buys once: the purchase spends the admission (converted below), and a
+    // pass is checked at the gateway without I/O, so it still looks valid after its order closed.
+    // Without this its holder could take the returned unit that the queue's head was admitted for.
+    if (admission === "queue" && !(await redisOrUnavailable(() => ctx.admission.room.holds(saleId, userId), saleId, userId))) {
+      const replayed = idempotencyKey
+        ? await redisOrUnavailable(() => ctx.reservations.replayOf(saleId, userId, idempotencyKey), saleId, userId)
+        : null;
+      if (replayed) return json(c, { orderId: replayed, status: "queued" }, 202);
+      metrics.admissionRequests.inc({ call: "purchase", outcome: "admission_spent" });
+      throw new AppError("invalid_pass", "this pass's admission was used by a purchase or has lapsed: join the queue again (POST /queue)", {
+        extra: { saleId },
+      });
+    }
 
     let outcome: ReserveOutcome;
     const started = performance.now();
@@ -66,7 +92,7 @@ export function register(app: Hono<AppEnv>, ctx: ApiContext) {
       case "reserved": {
         ctx.handoff.enqueue(saleId, orderId, outcome.message);
         // A waiting-room buyer's place is freed now, so the next tick can admit someone for the next unit.
-        if ((ctx.saleCache.peek(saleId) ?? (await ctx.saleCache.get(saleId)))?.admission === "queue") {
+        if (admission === "queue") {
           ctx.admission.room
             .converted(saleId, userId)
             .catch((err) =>

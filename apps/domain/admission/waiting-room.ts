@@ -141,6 +141,15 @@ export function createWaitingRoom(redis: Redis, prefix: string, opts: { rateTauM
       };
     },
 
+    /**
+     * Whether the user holds an admission: admitted, not bought with it yet, not lapsed. A pass
+     * is checked without I/O and outlives its use, so the purchase asks this too: a unit that
+     * comes back must go to the queue's head, not to a buyer whose order closed.
+     */
+    async holds(saleId: string, userId: string): Promise<boolean> {
+      return (await redis.zscore(saleKeys(prefix, saleId).admitted, userId)) !== null;
+    },
+
     /** The user bought: their place is freed now rather than at the pass's expiry. */
     async converted(saleId: string, userId: string): Promise<boolean> {
       const k = saleKeys(prefix, saleId);
