@@ -117,7 +117,7 @@ export function createExpiryWorker(services: Services, reservations: Reservation
   return {
     runOnce,
     start() {
-      loop = every(intervalMs, runOnce, (err) => log.error({ err: err.message }, "expiry pass failed; retrying next interval"));
+      loop = every(intervalMs, runOnce, (err) => log.error({ err }, "expiry pass failed; retrying next interval"));
     },
     async stop() {
       await loop?.stop();
