@@ -27,6 +27,7 @@ const DIST = join(ROOT, "dist");
 const SOURCES = ["apps", "infra"];
 const SKIP = new Set(["node_modules", "build", "web", "dist"]);
 const KEEP_BUILDS = 3;
+const PRUNE_AFTER_MS = 7 * 24 * 3600_000;
 
 function tsFiles(dir, out = []) {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -69,7 +70,12 @@ export async function compiled() {
     .filter((n) => /^[0-9a-f]{16}$/.test(n))
     .map((n) => ({ n, t: statSync(join(DIST, n)).mtimeMs }))
     .sort((a, b) => b.t - a.t);
-  for (const { n } of builds.slice(KEEP_BUILDS)) rmSync(join(DIST, n), { recursive: true, force: true });
+  // A process started from an older build may still be running and import lazily from it
+  // (tracing's SDK, a respawned HTTP worker): a build goes only once it is old as well as not
+  // among the newest few.
+  for (const { n, t } of builds.slice(KEEP_BUILDS)) {
+    if (Date.now() - t > PRUNE_AFTER_MS) rmSync(join(DIST, n), { recursive: true, force: true });
+  }
   return out;
 }
 

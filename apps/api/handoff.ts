@@ -98,7 +98,7 @@ export function createHandoff(
       end(err as Error);
       deps.metrics.handoffFailures.inc(batch.length);
       log.error(
-        { err: (err as Error).message, orders: batch.length, sales: [...new Set(batch.map((p) => p.saleId))], republish },
+        { err, orders: batch.length, sales: [...new Set(batch.map((p) => p.saleId))], republish },
         "kafka did not take accepted orders; they stay in Redis and the relay retries them (check the brokers)",
       );
       return false;
@@ -114,7 +114,7 @@ export function createHandoff(
       await Promise.all([...bySale].map(([saleId, ids]) => deps.reservations.acknowledge(saleId, ids)));
     } catch (err) {
       // Kafka has them; the records will be republished once (a harmless duplicate).
-      log.warn({ err: (err as Error).message, orders: batch.length }, "could not drop handoff records after Kafka acknowledged them");
+      log.warn({ err, orders: batch.length }, "could not drop handoff records after Kafka acknowledged them");
     }
     return true;
   }
@@ -173,12 +173,10 @@ export function createHandoff(
     /** Connects the producer (a failure is logged, not thrown: orders wait in Redis) and starts the relay. */
     async start(startOpts: { relay?: boolean } = {}): Promise<void> {
       if (startOpts.relay ?? true) {
-        relay = every(relayIntervalMs, relayOnce, (err) =>
-          log.error({ err: err.message }, "handoff relay pass failed; retrying next interval"),
-        );
+        relay = every(relayIntervalMs, relayOnce, (err) => log.error({ err }, "handoff relay pass failed; retrying next interval"));
       }
       await deps.producer.ensureConnected().catch((err) => {
-        log.error({ err: (err as Error).message }, "kafka producer could not connect; accepted orders wait in Redis for the relay");
+        log.error({ err }, "kafka producer could not connect; accepted orders wait in Redis for the relay");
       });
     },
     /** Sends what is queued and waits for every send in flight; stops the relay. */

@@ -57,7 +57,7 @@ export function createRedis(url: string, logger: Logger, opts: RedisOptions = {}
   });
   let wasDown = false;
   redis.on("error", (err) => {
-    if (!wasDown) logger.error({ err: err.message, url: redactUrl(url) }, "redis connection error; purchases fail closed until it is back");
+    if (!wasDown) logger.error({ err, url: redactUrl(url) }, "redis connection error; purchases fail closed until it is back");
     wasDown = true;
   });
   redis.on("ready", () => {

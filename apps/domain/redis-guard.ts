@@ -50,7 +50,7 @@ export function createRedisGuard(deps: { redis: Redis; watch?: Redis[]; reservat
 
   function recheck() {
     checking ??= check()
-      .catch((err) => log.error({ err: (err as Error).message }, "could not verify Redis after reconnecting; purchases stay refused"))
+      .catch((err) => log.error({ err }, "could not verify Redis after reconnecting; purchases stay refused"))
       .finally(() => {
         checking = undefined;
       });

@@ -126,10 +126,7 @@ export function createForward(opts: {
       }
       return new Response(res.statusCode === 204 || res.statusCode === 304 ? null : text, { status: res.statusCode, headers: out });
     } catch (err) {
-      opts.logger.error(
-        { api: base, err: (err as Error).message, path: url.pathname },
-        "gateway could not reach the API; answered 503 (is the API process up?)",
-      );
+      opts.logger.error({ api: base, err, path: url.pathname }, "gateway could not reach the API; answered 503 (is the API process up?)");
       throw apiUnreachable();
     }
   };

@@ -45,7 +45,7 @@ export function createSoldOutFlags(
         }
       });
       await deps.subscriber.subscribe(soldOutChannel, restockChannel);
-      loop = every(refreshMs, refresh, (err) => log.warn({ err: err.message }, "sold-out refresh failed; keeping the flags as they are"));
+      loop = every(refreshMs, refresh, (err) => log.warn({ err }, "sold-out refresh failed; keeping the flags as they are"));
     },
     async stop(): Promise<void> {
       await loop?.stop();

@@ -1,5 +1,6 @@
 import { and, asc, count, eq, gt, inArray, isNotNull, isNull, lte, or, sql } from "drizzle-orm";
 import { orders } from "../core/db/schema/index.js";
+import { throttledLog } from "../core/log-throttle.js";
 import { every } from "../core/periodic.js";
 import type { Services } from "../core/services.js";
 import { orderEvent, recordOrderEvents } from "../domain/order-events.js";
@@ -27,6 +28,8 @@ export function createExpiryWorker(services: Services, reservations: Reservation
   const { db } = services.database;
   const { metrics } = services;
   const log = services.logger.child({ component: "expiry" });
+  // The pass runs every second and a stuck sale stays stuck until reconcile: say it once a minute.
+  const stuckLog = throttledLog(60_000);
   const batchSize = opts.batchSize ?? 100;
   const intervalMs = opts.intervalMs ?? 1000;
   let loop: { stop(): Promise<void> } | undefined;
@@ -85,7 +88,12 @@ export function createExpiryWorker(services: Services, reservations: Reservation
       released += out.released;
       if (out.stuck.length) {
         // Redis does not know these sales or slots: it lost data. Reconcile recomputes their stock from MySQL.
-        log.error({ sales: out.stuck }, "cannot return closed orders' units: Redis lost these sales' state; run reconcile for them");
+        stuckLog((suppressed) =>
+          log.error(
+            { sales: out.stuck, suppressed },
+            "cannot return closed orders' units: Redis lost these sales' state (or they live in another stock home); run reconcile for them",
+          ),
+        );
       }
       if (page.length < 500) break;
       const last = page[page.length - 1];
@@ -117,7 +125,7 @@ export function createExpiryWorker(services: Services, reservations: Reservation
   return {
     runOnce,
     start() {
-      loop = every(intervalMs, runOnce, (err) => log.error({ err: err.message }, "expiry pass failed; retrying next interval"));
+      loop = every(intervalMs, runOnce, (err) => log.error({ err }, "expiry pass failed; retrying next interval"));
     },
     async stop() {
       await loop?.stop();

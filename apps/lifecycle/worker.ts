@@ -63,7 +63,7 @@ export function createLifecycle(
         }
         await reconciler.reconcile(saleId);
       } catch (err) {
-        log.error({ err: (err as Error).message, saleId }, "periodic reconcile failed for this sale; retrying next interval");
+        log.error({ err, saleId }, "periodic reconcile failed for this sale; retrying next interval");
       }
     }
   }
@@ -79,8 +79,7 @@ export function createLifecycle(
       await payments.start();
       expiry.start();
       if (opts.relay !== false) relay.start();
-      if (reconcileEvery > 0)
-        loop = every(reconcileEvery, reconcileAll, (err) => log.error({ err: err.message }, "periodic reconcile failed"));
+      if (reconcileEvery > 0) loop = every(reconcileEvery, reconcileAll, (err) => log.error({ err }, "periodic reconcile failed"));
     },
     async stop() {
       await loop?.stop();

@@ -51,7 +51,7 @@ export function register(app: Hono<AppEnv>, ctx: ApiContext, producer: Connected
       });
     } catch (err) {
       log.error(
-        { err: (err as Error).message, orderId: message.orderId, eventId: message.eventId },
+        { err, orderId: message.orderId, eventId: message.eventId },
         "payment event not handed to Kafka; answered 503 so the provider retries",
       );
       throw new AppError("unavailable", "payment event not recorded yet; please retry", { headers: { "Retry-After": "1" } });

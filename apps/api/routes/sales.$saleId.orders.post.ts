@@ -82,7 +82,7 @@ export function register(app: Hono<AppEnv>, ctx: ApiContext) {
       outcome = await reserve(saleId, userId, orderId, idempotencyKey);
     } catch (err) {
       metrics.purchases.inc({ outcome: "redis_error" });
-      log.error({ err: (err as Error).message, saleId, userId }, "reserve failed: Redis unreachable; purchase refused (fail closed)");
+      log.error({ err, saleId, userId }, "reserve failed: Redis unreachable; purchase refused (fail closed)");
       throw new AppError("unavailable", "the sale is briefly unavailable; retry in a moment", { headers: { "Retry-After": "1" } });
     }
     metrics.reserveSeconds.observe((performance.now() - started) / 1000);
@@ -104,7 +104,7 @@ export function register(app: Hono<AppEnv>, ctx: ApiContext) {
         const queued = JSON.stringify({ saleId, userId, acceptedAt: outcome.acceptedAt, payBy: outcome.payBy });
         redis
           .set(ctx.reservations.global.order(orderId), queued, "EX", QUEUED_ORDER_TTL_S)
-          .catch((err) => log.warn({ err: (err as Error).message, orderId }, "could not cache the queued order for status reads"));
+          .catch((err) => log.warn({ err, orderId }, "could not cache the queued order for status reads"));
         return json(c, { orderId, status: "queued" }, 202);
       }
       case "replayed":
