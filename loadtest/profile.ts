@@ -1,4 +1,5 @@
-// `npm run bench:profile [sold-out|accept]`: the platform under that load (200,000 buyers) with
+// `npm run bench:profile [sold-out|accept|crowd]`: the platform under that load (200,000 buyers; crowd:
+// 20,000 distinct buyers, one request each, against 1,000 units over 200 connections) with
 // --cpu-prof; prints the functions with the most self time, then the most inclusive time. Note:
 // the profile spans the whole process, so "(idle)" and module loading include start-up and the
 // pause before the load: read the rest against each other.
@@ -10,7 +11,7 @@ import { runDrive } from "./run-drive.js";
 
 rmSync("/tmp/prof", { recursive: true, force: true });
 const PORT = Number(process.env.PORT ?? 3900);
-const SCENARIO = process.argv[2] === "accept" ? "accept" : "sold-out";
+const SCENARIO = (["accept", "crowd"] as const).find((s) => s === process.argv[2]) ?? "sold-out";
 const PREFIX = `prof${Date.now()}:`;
 const env = {
   ...process.env,
@@ -45,7 +46,7 @@ await fetch(`${base}/admin/sales`, {
     id,
     title: "p",
     priceCents: 1,
-    stock: SCENARIO === "accept" ? 10_000_000 : 1,
+    stock: { accept: 10_000_000, crowd: 1000, "sold-out": 1 }[SCENARIO],
     startsAt: new Date().toISOString(),
     endsAt: new Date(Date.now() + 3600e3).toISOString(),
   }),
@@ -56,9 +57,11 @@ const url = `${base}/api/sales/${id}/orders`;
 // sold-out: sell the single unit, then profile the crowd that finds it sold out.
 if (SCENARIO === "sold-out")
   await runDrive({ url, method: "POST", durationS: 1, connections: 1, amount: 2, users: { secret, prefix: "pfirst", count: 2 } });
-console.log(
-  JSON.stringify(await runDrive({ url, method: "POST", durationS: 6, connections: 100, users: { secret, prefix: "pso", count: 200_000 } })),
-);
+const load =
+  SCENARIO === "crowd"
+    ? { durationS: 60, connections: 200, amount: 20_000, users: { secret, prefix: `pcr${Date.now()}`, count: 20_000 } }
+    : { durationS: 6, connections: 100, users: { secret, prefix: "pso", count: 200_000 } };
+console.log(JSON.stringify(await runDrive({ url, method: "POST", ...load })));
 child.kill("SIGINT");
 await new Promise((r) => child.once("exit", r));
 await dropRedisPrefix("redis://127.0.0.1:6379", PREFIX);

@@ -11,7 +11,7 @@ import { compiled } from "../infra/start.mjs";
  * through tsx (`node --import tsx apps/x/main.ts`) and from the ahead-of-time build
  * (`node infra/start.mjs apps/x/main.ts`, what `npm start` runs), alternating, on one warm stack
  * (Redis and MariaDB reused, a Kafka mock of this run's own). "Ready" is the component's own
- * `ready` log line: its listener answers and its dependencies answered; for the order writer also
+ * `ready` log line (`until`: each awaited message, as a regular expression): its listener answers and its dependencies answered; for the order writer also
  * "order writer consuming" (it has joined its consumer group, which a Kafka broker delays by
  * `group.initial.rebalance.delay.ms`, 3 s by default and in the mock, for a group's first member).
  * Prints one line per component and mode: median and range of STARTUP_RUNS runs (default 5).
@@ -33,7 +33,7 @@ const COMPONENTS: { name: string; entry: string; env?: Record<string, string>; u
   {
     name: "platform (npm start)",
     entry: "apps/platform/main.ts",
-    until: ["ready", "order writer and lifecycle consumers joined their groups"],
+    until: ["ready", '[^"]*consumers joined their groups'],
   },
   { name: "api", entry: "apps/api/main.ts", until: ["ready"] },
   { name: "gateway", entry: "apps/gateway/main.ts", env: { API_URL: "http://127.0.0.1:9" }, until: ["ready"] },
@@ -62,7 +62,7 @@ async function timeStart(mode: Mode, entry: string, extra: Record<string, string
       const timer = setTimeout(() => reject(new Error(`${entry}: not ready in 60 s\n${stderr}`)), 60_000);
       child.once("exit", (code) => reject(new Error(`${entry} exited ${code} before ready\n${stderr}`)));
       createInterface({ input: child.stdout }).on("line", (line) => {
-        if (!line.includes(`"msg":"${until[marks.length]}"`)) return;
+        if (!new RegExp(`"msg":"${until[marks.length]}"`).test(line)) return;
         marks.push(performance.now() - t0);
         if (marks.length === until.length) {
           clearTimeout(timer);
@@ -92,7 +92,7 @@ try {
       for (const mode of ["tsx", "aot"] as Mode[]) got[mode].push(await timeStart(mode, c.entry, c.env ?? {}, c.until));
     }
     for (const mode of ["tsx", "aot"] as Mode[]) {
-      const cols = c.until.map((u, k) => `${u}: ${fmt(got[mode].map((m) => m[k]))}`).join("; ");
+      const cols = c.until.map((u, k) => `${u.replace('[^"]*', "")}: ${fmt(got[mode].map((m) => m[k]))}`).join("; ");
       process.stdout.write(`${c.name.padEnd(22)} ${mode.padEnd(4)} ${cols}\n`);
     }
   }

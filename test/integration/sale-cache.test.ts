@@ -19,7 +19,17 @@ describe("sale info from the two-level cache", () => {
     expect(p.api.ctx.saleCache.dbLoads - before).toBe(1);
     const body = (await responses[0].json()) as Record<string, unknown>;
     expect(body).toMatchObject({ id: saleId, totalStock: 42, remaining: 42, state: "open", priceCents: 1000 });
-    expect(Object.keys(body).sort()).toEqual(["endsAt", "id", "priceCents", "remaining", "startsAt", "state", "title", "totalStock"]);
+    expect(Object.keys(body).sort()).toEqual([
+      "endsAt",
+      "id",
+      "priceCents",
+      "remaining",
+      "serverTime",
+      "startsAt",
+      "state",
+      "title",
+      "totalStock",
+    ]);
   });
 
   it("unknown ids are cached too: 1,000 readers of a missing sale cost one query and all get 404", async () => {
