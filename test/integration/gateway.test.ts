@@ -128,7 +128,7 @@ describe("gateway", () => {
 
     // The order closes unpaid: its unit and the buyer's slot come back (release-4.lua), and the
     // restock broadcast reaches the gateway well inside the memory's 10 s.
-    expect(await p.api.ctx.reservations.release(saleId, first.orderId, userId, 1)).toMatchObject({ kind: "released" });
+    expect(await p.api.ctx.store.release(saleId, first.orderId, userId, 1)).toMatchObject({ kind: "released" });
     await eventually("the restock broadcast cleared the memory", () => !p.gateway.holders.holds(saleId, userId), 3000);
     expect(p.gateway.holders.holds("other-sale", userId)).toBe(true);
     const second = await p.buy(saleId, token);
@@ -285,11 +285,11 @@ describe("gateway", () => {
     const saleId = await p.createSale({ stock: 1 });
     expect((await p.buy(saleId, await p.token("only-one"))).status).toBe(202);
     await eventually("sold out at the gateway", () => p.gateway.soldOut.isSoldOut(saleId));
-    await p.services.redis.publish(p.api.ctx.reservations.global.restockChannel, saleId);
+    await p.services.redis.publish(p.api.ctx.store.global.restockChannel, saleId);
     await eventually("reopened by the restock broadcast", () => !p.gateway.soldOut.isSoldOut(saleId));
 
     p.gateway.soldOut.markSoldOut(saleId);
-    await p.services.redis.incr(p.api.ctx.reservations.keys(saleId).stock);
+    await p.services.redis.incr(p.api.ctx.store.keys(saleId).stock);
     await p.gateway.soldOut.refresh();
     expect(p.gateway.soldOut.isSoldOut(saleId)).toBe(false);
   });

@@ -32,6 +32,8 @@ export const createSaleSchema = z
     powDifficultyBits: z.number().int().min(0).max(32).default(16),
     inletPerSecond: z.number().int().min(1).max(100_000).default(50),
     admissionWindowSeconds: z.number().int().min(10).max(3600).default(120),
+    /** Buckets the stock is split over in Redis (see apps/domain/sale-store.ts). */
+    stockBuckets: z.number().int().min(1).max(64).default(1),
   })
   .strict()
   .refine((s) => s.endsAt > s.startsAt, { message: "endsAt must be after startsAt", path: ["endsAt"] });
@@ -46,6 +48,7 @@ export function saleJson(s: Sale) {
     endsAt: s.endsAt.toISOString(),
     paymentTimeoutSeconds: s.paymentTimeoutSeconds,
     perUserLimit: s.perUserLimit,
+    stockBuckets: s.stockBuckets,
     createdAt: s.createdAt.toISOString(),
     admission: s.admission,
     powDifficultyBits: s.powDifficultyBits,
@@ -69,6 +72,7 @@ export function register(app: Hono<AppEnv>, ctx: AdminContext) {
       endsAt: b.endsAt,
       paymentTimeoutSeconds: b.paymentTimeoutSeconds,
       perUserLimit: b.perUserLimit,
+      stockBuckets: b.stockBuckets,
       createdAt: new Date(),
       stockHomeRedis: null, // recorded by the first preload
       stockHomePrefix: null,
