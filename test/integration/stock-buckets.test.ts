@@ -37,6 +37,24 @@ const take = (redis: Redis, ...args: (string | number)[]) =>
   (redis as unknown as Record<string, (...a: (string | number)[]) => Promise<[number, number?]>>).seckill_bucket_take(...args);
 
 describe("stock buckets", () => {
+  it("stockBuckets outside 1-64, or split with a waiting room, is refused with 400 and creates nothing", async () => {
+    const headers = { authorization: `Bearer ${p.services.config.ADMIN_TOKEN}`, "content-type": "application/json" };
+    const base = {
+      title: "t",
+      priceCents: 1,
+      stock: 10,
+      startsAt: new Date().toISOString(),
+      endsAt: new Date(Date.now() + 3600_000).toISOString(),
+    };
+    for (const extra of [{ stockBuckets: 0 }, { stockBuckets: 65 }, { stockBuckets: 2.5 }, { stockBuckets: 4, admission: "queue" }]) {
+      const id = randomId("bad-");
+      const res = await p.gateway.app.request("/admin/sales", { method: "POST", headers, body: JSON.stringify({ id, ...base, ...extra }) });
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("invalid_request");
+      expect((await p.gateway.app.request(`/admin/sales/${id}/stats`, { headers })).status).toBe(404);
+    }
+  });
+
   it("600 buyers against stock 100 over 8 buckets: exactly 100 accepted and persisted, every bucket empty, reconcile consistent", async () => {
     const saleId = await p.createSale({ stock: 100, stockBuckets: 8 });
     const before = await p.stats(saleId);

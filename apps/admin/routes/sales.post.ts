@@ -36,7 +36,13 @@ export const createSaleSchema = z
     stockBuckets: z.number().int().min(1).max(64).default(1),
   })
   .strict()
-  .refine((s) => s.endsAt > s.startsAt, { message: "endsAt must be after startsAt", path: ["endsAt"] });
+  .refine((s) => s.endsAt > s.startsAt, { message: "endsAt must be after startsAt", path: ["endsAt"] })
+  // The waiting room's scripts read one stock key (the first bucket's): until they read every
+  // bucket, a queue sale keeps its stock in one.
+  .refine((s) => s.admission !== "queue" || s.stockBuckets === 1, {
+    message: "admission queue needs stockBuckets 1 (the waiting room reads one stock key)",
+    path: ["stockBuckets"],
+  });
 
 export function saleJson(s: Sale) {
   return {
