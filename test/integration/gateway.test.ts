@@ -116,6 +116,21 @@ describe("gateway", () => {
     expect(((await replay.json()) as { orderId: string }).orderId).toBe(orderId);
   });
 
+  it("after the sell-out, a buyer replaying the Idempotency-Key of a 202 they never saw gets that order, not 410", async () => {
+    const saleId = await p.createSale({ stock: 1 });
+    const token = await p.token(randomId("lost-answer-"));
+    const first = await p.buy(saleId, token, { headers: { "idempotency-key": "lost-202" } });
+    expect(first.status).toBe(202);
+    const { orderId } = (await first.json()) as { orderId: string };
+    await eventually("the gateway holds the sold-out flag", () => p.gateway.soldOut.isSoldOut(saleId));
+    expect((await p.buy(saleId, await p.token(randomId("late-")))).status).toBe(410);
+    const replay = await p.buy(saleId, token, { headers: { "idempotency-key": "lost-202" } });
+    expect(replay.status).toBe(202);
+    expect(((await replay.json()) as { orderId: string }).orderId).toBe(orderId);
+    // A key of a buyer who never bought still learns the sale is sold out (from the API).
+    expect((await p.buy(saleId, await p.token(randomId("keyed-")), { headers: { "idempotency-key": "k1" } })).status).toBe(410);
+  });
+
   it("a buyer whose order closed may buy again at once: the restock broadcast clears the gateway's memory of that sale", async () => {
     const saleId = await p.createSale({ stock: 10 });
     const userId = randomId("closer-");
