@@ -14,7 +14,8 @@ const stack = await startStack();
 await migrateDatabase(stack.databaseUrl);
 
 const vars: Record<string, string> = {
-  REDIS_URL: stack.redisUrl,
+  // REDIS_MODE=cluster: the local cluster's seed nodes instead of one server.
+  ...(stack.redisClusterNodes ? { REDIS_CLUSTER_NODES: stack.redisClusterNodes } : { REDIS_URL: stack.redisUrl ?? "" }),
   DATABASE_URL: stack.databaseUrl,
   KAFKA_BROKERS: stack.kafkaBrokers,
 };

@@ -2,6 +2,7 @@ import { topicSpecs } from "../apps/core/kafka.js";
 import { PROJECT_ROOT } from "../apps/core/paths.js";
 import { startKafkaMock } from "./kafka-mock/launch.js";
 import { mysqlAnswers, provideMysql } from "./mariadb-server.js";
+import { provideRedisCluster } from "./redis-cluster.js";
 import { DEFAULT_REDIS_URL, provideRedis, redisAnswers } from "./redis-server.js";
 
 /** A service the stack provides: where it is, and whether it came from env, was reused or started here. */
@@ -13,7 +14,10 @@ export interface Provided {
 }
 
 export interface StackOptions {
-  /** REDIS_URL, DATABASE_URL and KAFKA_BROKERS are honoured from here when set. */
+  /**
+   * REDIS_URL (or REDIS_CLUSTER_NODES), DATABASE_URL and KAFKA_BROKERS are honoured from here
+   * when set; REDIS_MODE=cluster with no REDIS_* starts (or reuses) the local Redis cluster.
+   */
   env?: Record<string, string | undefined>;
   /** Where started servers keep their data. Default: `.data/` at the project root. */
   dataDir?: string;
@@ -26,7 +30,10 @@ export interface StackOptions {
 }
 
 export interface Stack {
-  redisUrl: string;
+  /** One Redis server, or (REDIS_CLUSTER_NODES / REDIS_MODE=cluster) none and `redisClusterNodes`. */
+  redisUrl?: string;
+  /** A Redis Cluster's seed nodes, `host:port,...`. */
+  redisClusterNodes?: string;
   databaseUrl: string;
   kafkaBrokers: string;
   /** Control address of the embedded Kafka mock (absent when KAFKA_BROKERS was given). */
@@ -52,8 +59,12 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     for (const p of started.reverse()) await p.stop();
   };
   try {
+    const clusterNodes = blank(env.REDIS_CLUSTER_NODES);
+    const cluster = clusterNodes !== undefined || (blank(env.REDIS_URL) === undefined && env.REDIS_MODE === "cluster");
     const [redis, mysql] = await Promise.all([
-      provideRedis({ url: blank(env.REDIS_URL), dataDir, reuseDefault }),
+      cluster
+        ? provideRedisCluster({ nodes: clusterNodes, dataDir, reuseDefault })
+        : provideRedis({ url: blank(env.REDIS_URL), dataDir, reuseDefault }),
       provideMysql({ url: blank(env.DATABASE_URL), dataDir, reuseDefault }),
     ]);
     started.push(redis, mysql);
@@ -70,7 +81,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     let databaseUrl = mysql.url;
     if (mysql.source !== "env") databaseUrl = `${mysql.url.replace(/\/$/, "")}/${opts.database ?? "seckill"}`;
     return {
-      redisUrl: redis.url,
+      ...(cluster ? { redisClusterNodes: redis.url } : { redisUrl: redis.url }),
       databaseUrl,
       kafkaBrokers: kafka.url,
       kafkaControl: kafka.control,
@@ -110,10 +121,13 @@ export async function standaloneStack(opts: Pick<StackOptions, "env" | "database
   const env = opts.env ?? process.env;
   const blank = (v?: string) => (v && v.trim() !== "" ? v : undefined);
   const reusedMysql = "mysql://root@127.0.0.1:3306/";
+  const clusterNodes = blank(env.REDIS_CLUSTER_NODES);
   const [redis, mysql] = await Promise.all([
-    blank(env.REDIS_URL)
-      ? { url: env.REDIS_URL!, source: "env" as const }
-      : redisAnswers(DEFAULT_REDIS_URL).then((ok) => (ok ? { url: DEFAULT_REDIS_URL, source: "reused" as const } : undefined)),
+    clusterNodes
+      ? { url: clusterNodes, source: "env" as const }
+      : blank(env.REDIS_URL)
+        ? { url: env.REDIS_URL!, source: "env" as const }
+        : redisAnswers(DEFAULT_REDIS_URL).then((ok) => (ok ? { url: DEFAULT_REDIS_URL, source: "reused" as const } : undefined)),
     blank(env.DATABASE_URL)
       ? { url: env.DATABASE_URL!, source: "env" as const }
       : mysqlAnswers(reusedMysql).then((ok) =>
@@ -124,7 +138,7 @@ export async function standaloneStack(opts: Pick<StackOptions, "env" | "database
   const missing = [...(redis ? [] : ["REDIS_URL"]), ...(mysql ? [] : ["DATABASE_URL"]), ...(brokers ? [] : ["KAFKA_BROKERS"])];
   if (!redis || !mysql || !brokers) throw new SharedServicesMissing(missing);
   return {
-    redisUrl: redis.url,
+    ...(clusterNodes ? { redisClusterNodes: redis.url } : { redisUrl: redis.url }),
     databaseUrl: mysql.url,
     kafkaBrokers: brokers,
     sources: { redis: redis.source, mysql: mysql.source, kafka: "env" },

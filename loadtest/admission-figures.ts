@@ -202,7 +202,7 @@ try {
 } finally {
   await layout.stop();
   await stack.stop();
-  await dropRedisPrefix(stack.redisUrl, `${runPrefix}:`);
+  await dropRedisPrefix(stack.redisUrl ?? "redis://127.0.0.1:6379", `${runPrefix}:`);
   const conn = await mysql.createConnection({ uri: stack.databaseUrl.replace(/[^/]+$/, "") });
   await conn.query(`DROP DATABASE IF EXISTS \`${runPrefix}\``);
   await conn.end();

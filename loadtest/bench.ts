@@ -96,7 +96,11 @@ try {
     r.ratio += `, ${dbRatio(r).toFixed(1)}x db-baseline (${Math.round(r.pairedDb ?? db.rps).toLocaleString("en")}/s just before)`;
 
   ctx.step("reserve-ceiling");
-  const ceiling = await reserveCeiling({ redisUrl: stack.redisUrl, prefix: `${prefix}:`, seconds: ctx.durationS });
+  const ceiling = await reserveCeiling({
+    redisUrl: stack.redisUrl ?? "redis://127.0.0.1:6379",
+    prefix: `${prefix}:`,
+    seconds: ctx.durationS,
+  });
   rows.push({
     scenario: "reserve-ceiling",
     layout: "-",

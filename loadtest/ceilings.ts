@@ -7,7 +7,7 @@ import { createLogger } from "../apps/core/logger.js";
 import { createRedis, createRedisPool, deleteByPrefix, type Redis } from "../apps/core/redis.js";
 import { reserveKeys, saleKeys } from "../apps/domain/keys.js";
 import { orderMessageHead } from "../apps/domain/order-message.js";
-import { createReservations } from "../apps/domain/reservations.js";
+import { createSaleStore } from "../apps/domain/sale-store.js";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 
@@ -20,7 +20,7 @@ const ROOT = fileURLToPath(new URL("../", import.meta.url));
  */
 export async function reserveCeiling(opts: { redisUrl: string; prefix: string; seconds: number; concurrency?: number }) {
   const redis = createRedis(opts.redisUrl, createLogger({ level: "silent" }));
-  const r = createReservations(redis, opts.prefix);
+  const r = createSaleStore(redis, opts.prefix);
   const url = new URL(opts.redisUrl);
   const bench = (args: string[]) => {
     const out = execFileSync("redis-benchmark", ["-h", url.hostname, "-p", url.port || "6379", "-q", "-n", "200000", "-c", "50", ...args], {
@@ -55,7 +55,7 @@ export async function reserveCeiling(opts: { redisUrl: string; prefix: string; s
   // same run, for what the pool buys.
   const connections = loadConfig({}).REDIS_RESERVE_CONNECTIONS;
   const drive = async (reserveVia: Redis[]) => {
-    const via = createReservations(redis, opts.prefix, { reserveVia });
+    const via = createSaleStore(redis, opts.prefix, { reserveVia });
     const saleId = await sale(`ceiling-${Date.now()}`);
     let done = 0;
     let user = 0;

@@ -26,10 +26,12 @@ export async function startHarness(name = "bench") {
     // A database of this run's own even where DATABASE_URL names one: the run drops it at the end.
     env: { REDIS_URL: process.env.REDIS_URL, DATABASE_URL: given ? withDatabase(given, prefix) : undefined },
   });
+  const redisUrl = stack.redisUrl;
+  if (!redisUrl) throw new Error("the bench measures one Redis server: unset REDIS_CLUSTER_NODES and REDIS_MODE");
   const env = {
     ...process.env,
     LOG_LEVEL: "warn",
-    REDIS_URL: stack.redisUrl,
+    REDIS_URL: redisUrl,
     DATABASE_URL: stack.databaseUrl,
     KAFKA_BROKERS: stack.kafkaBrokers,
     REDIS_KEY_PREFIX: `${prefix}:`,
@@ -56,7 +58,7 @@ export async function startHarness(name = "bench") {
   const stop = async () => {
     await Promise.all(servers.map((s) => stopChild(s)));
     await stack.stop();
-    await dropRedisPrefix(stack.redisUrl, `${prefix}:`);
+    await dropRedisPrefix(redisUrl, `${prefix}:`);
     const conn = await mysql.createConnection({ uri: withDatabase(stack.databaseUrl, "") });
     for (const db of [prefix, ...extraDbs]) await conn.query(`DROP DATABASE IF EXISTS \`${db}\``);
     await conn.end();

@@ -97,7 +97,7 @@ try {
     }
   }
 } finally {
-  const redis = new (await import("ioredis")).Redis(stack.redisUrl);
+  const redis = new (await import("ioredis")).Redis(stack.redisUrl ?? "");
   await deleteByPrefix(redis, `${prefix}:`);
   await redis.quit();
   const conn = await mysql.createConnection({ uri: stack.databaseUrl.replace(/\/[^/]*$/, "/") });

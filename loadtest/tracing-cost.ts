@@ -127,7 +127,7 @@ try {
   }
 } finally {
   sink.close();
-  await dropRedisPrefix(stack.redisUrl, `${prefix}:`).catch(() => {});
+  await dropRedisPrefix(stack.redisUrl ?? "redis://127.0.0.1:6379", `${prefix}:`).catch(() => {});
   const conn = await mysql.createConnection({ uri: stack.databaseUrl.replace(/[^/]+$/, "") });
   await conn.query(`DROP DATABASE IF EXISTS \`${prefix}\``).finally(() => conn.end());
   await stack.stop();

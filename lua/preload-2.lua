@@ -7,13 +7,14 @@ limits) are refreshed on every call. Once the sale has started, preload refuses 
 
 KEYS[1] meta   hash (see reserve-6.lua)
 KEYS[2] stock  string: units remaining
-ARGV[1] total stock
+ARGV[1] total stock (of this bucket)
 ARGV[2] startsAt ms
 ARGV[3] endsAt ms
 ARGV[4] perUserLimit
 ARGV[5] priceCents
 ARGV[6] paymentTimeoutSeconds
 ARGV[7] "1" to force after the start
+ARGV[8] how many stock buckets the sale has (this hash is one of them; "1" for an unsplit sale)
 
 Returns:
   {1, remaining}  loaded now (stock set to the total)
@@ -33,6 +34,6 @@ redis.call('HSET', KEYS[1], 'startsAt', ARGV[2], 'endsAt', ARGV[3], 'perUserLimi
 if loaded then
   return {2, tonumber(redis.call('GET', KEYS[2]) or '0')}
 end
-redis.call('HSET', KEYS[1], 'total', ARGV[1], 'accepted', 0)
+redis.call('HSET', KEYS[1], 'total', ARGV[1], 'accepted', 0, 'buckets', ARGV[8], 'movedIn', 0, 'movedOut', 0)
 redis.call('SET', KEYS[2], ARGV[1])
 return {1, tonumber(ARGV[1])}

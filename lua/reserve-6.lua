@@ -7,7 +7,8 @@ decrements the stock, marks the user's slot, records the order message for the K
 Time comes from Redis (TIME), so no gateway or API clock decides whether a sale is open.
 
 KEYS[1] meta     hash: startsAt, endsAt (ms), perUserLimit, priceCents, paymentTimeoutSeconds,
-                 total, accepted, blocked ("1" while the sale needs reconcile)
+                 total, accepted, blocked ("1" while the sale needs reconcile); with stock
+                 buckets, each bucket has its own (see bucket-take-3.lua)
 KEYS[2] stock    string: units remaining
 KEYS[3] buyers   hash: userId -> bitmask of the user's live slots (bit k set = slot k+1 live)
 KEYS[4] handoff  hash: orderId -> order message JSON, until Kafka acknowledges it
@@ -17,7 +18,8 @@ KEYS[6] idem     hash: userId .. "\n" .. Idempotency-Key -> orderId
 ARGV[1] orderId (minted by the caller, time-ordered)
 ARGV[2] userId
 ARGV[3] Idempotency-Key, or "" for none
-ARGV[4] sold-out pub/sub channel
+ARGV[4] sold-out pub/sub channel, or "" when the sale has several stock buckets (one bucket
+        running dry is not the sale selling out: the sale store announces that itself)
 ARGV[5] saleId
 ARGV[6] handoff grace in ms (the relay leaves the record alone this long)
 ARGV[7] the order message's head, JSON built by the caller up to amountCents's value:
@@ -79,5 +81,5 @@ redis.call('HINCRBY', KEYS[1], 'accepted', 1)
 redis.call('HSET', KEYS[4], orderId, message)
 redis.call('ZADD', KEYS[5], now + tonumber(ARGV[6]), orderId)
 if idemField then redis.call('HSET', KEYS[6], idemField, orderId) end
-if remaining == 0 then redis.call('PUBLISH', ARGV[4], ARGV[5]) end
+if remaining == 0 and ARGV[4] ~= '' then redis.call('PUBLISH', ARGV[4], ARGV[5]) end
 return {1, slot, remaining, now, payBy, message}

@@ -5,7 +5,7 @@ import { type Services, sharedKafkaAdmin } from "../core/services.js";
 import { createWaitingRoom } from "../domain/admission/waiting-room.js";
 import { createReconciler } from "../domain/reconcile.js";
 import { createRedisGuard } from "../domain/redis-guard.js";
-import { createReservations } from "../domain/reservations.js";
+import { createSaleStore } from "../domain/sale-store.js";
 import { createStockHomes } from "../domain/stock-home.js";
 import { type Authenticate, authenticatorFromConfig } from "../gateway/auth.js";
 import { requireAdmin } from "./auth.js";
@@ -30,12 +30,12 @@ import * as session from "./routes/session.js";
  * in one-process mode, or served by apps/admin/main.ts on its own listener.
  */
 export function createAdminRoutes({ services, authenticate }: { services: Services; authenticate?: Authenticate }): Hono<AppEnv> {
-  const reservations = createReservations(services.redis, services.config.REDIS_KEY_PREFIX);
+  const store = createSaleStore(services.redis, services.config.REDIS_KEY_PREFIX);
   const ctx: AdminContext = {
     services,
-    reservations,
-    reconciler: createReconciler({ services, reservations, kafkaAdmin: sharedKafkaAdmin(services) }),
-    guard: createRedisGuard({ redis: services.redis, reservations, logger: services.logger }),
+    store,
+    reconciler: createReconciler({ services, store, kafkaAdmin: sharedKafkaAdmin(services) }),
+    guard: createRedisGuard({ redis: services.redis, store, logger: services.logger }),
     stockHomes: createStockHomes({ db: services.database.db, redis: services.redis, prefix: services.config.REDIS_KEY_PREFIX }),
     room: createWaitingRoom(services.redis, services.config.REDIS_KEY_PREFIX),
     dlq: createDlqBrowser(services),

@@ -2,13 +2,13 @@ import type { Services } from "../core/services.js";
 import type { WaitingRoom } from "../domain/admission/waiting-room.js";
 import type { Reconciler } from "../domain/reconcile.js";
 import type { RedisGuard } from "../domain/redis-guard.js";
-import type { Reservations } from "../domain/reservations.js";
+import type { SaleStore } from "../domain/sale-store.js";
 import type { StockHomes } from "../domain/stock-home.js";
 import type { DlqBrowser } from "./dlq.js";
 
 export interface AdminContext {
   services: Services;
-  reservations: Reservations;
+  store: SaleStore;
   reconciler: Reconciler;
   guard: RedisGuard;
   stockHomes: StockHomes;

@@ -1,6 +1,6 @@
 import { count, eq } from "drizzle-orm";
 import { orders, type Sale, sales } from "../core/db/schema/index.js";
-import { DEFAULT_HANDOFF_GRACE_MS } from "../domain/reservations.js";
+import { DEFAULT_HANDOFF_GRACE_MS } from "../domain/sale-store.js";
 import { recordedHome } from "../domain/stock-home.js";
 import type { AdminContext } from "./context.js";
 
@@ -14,18 +14,18 @@ export async function findSale(ctx: AdminContext, id: string): Promise<Sale | nu
 export async function saleStats(ctx: AdminContext, sale: Sale) {
   const { id } = sale;
   const { db } = ctx.services.database;
-  const k = ctx.reservations.keys(id);
-  const [remaining, accepted, pendingHandoff, oldestDue, byStatus, writerLag, blocked] = await Promise.all([
-    ctx.reservations.remaining(id),
-    ctx.services.redis.hget(k.meta, "accepted"),
-    ctx.reservations.pendingHandoffs(id),
-    ctx.services.redis.zrange(k.due, "0", "0", "WITHSCORES"),
+  const [remaining, accepted, pendingHandoff, oldestDue, byStatus, writerLag, blocked, buckets] = await Promise.all([
+    ctx.store.remaining(id),
+    ctx.store.accepted(id),
+    ctx.store.pendingHandoffs(id),
+    ctx.store.earliestHandoffDue(id),
     db.select({ status: orders.status, n: count() }).from(orders).where(eq(orders.saleId, id)).groupBy(orders.status),
     ctx.reconciler.writerLag(),
-    ctx.reservations.isBlocked(id),
+    ctx.store.isBlocked(id),
+    ctx.store.bucketStats(id),
   ]);
   // A handoff record is due `grace` after its order was accepted; its age says how long Kafka has not had it.
-  const oldestPendingHandoffMs = oldestDue.length ? Math.max(0, Date.now() - Number(oldestDue[1]) + DEFAULT_HANDOFF_GRACE_MS) : 0;
+  const oldestPendingHandoffMs = oldestDue === null ? 0 : Math.max(0, Date.now() - oldestDue + DEFAULT_HANDOFF_GRACE_MS);
   const status = Object.fromEntries(byStatus.map((r) => [r.status, Number(r.n)]));
   const persisted = byStatus.reduce((sum, r) => sum + Number(r.n), 0);
   return {
@@ -33,7 +33,7 @@ export async function saleStats(ctx: AdminContext, sale: Sale) {
     totalStock: sale.totalStock,
     loaded: remaining !== null,
     remaining: remaining ?? sale.totalStock,
-    accepted: Number(accepted ?? 0),
+    accepted: accepted,
     persisted,
     pendingPayment: status.pending_payment ?? 0,
     paid: status.paid ?? 0,
@@ -46,10 +46,13 @@ export async function saleStats(ctx: AdminContext, sale: Sale) {
     /** True while the sale waits for reconcile (Redis restarted or lost data). */
     blocked,
     /** Accepted in Redis but not yet a MySQL row (in Kafka or waiting for the writer). */
-    inTransit: Math.max(0, Number(accepted ?? 0) - persisted),
+    inTransit: Math.max(0, accepted - persisted),
     /** Where the sale's stock lives ({redis, prefix}; null before its first preload): only that home sells it. */
     stockHome: recordedHome(sale),
-    admission: await admissionStats(ctx, sale, Number(accepted ?? 0)),
+    admission: await admissionStats(ctx, sale, accepted),
+    stockBuckets: sale.stockBuckets,
+    /** Each stock bucket's units left and orders accepted (remaining above also counts units moving between buckets). */
+    buckets,
   };
 }
 

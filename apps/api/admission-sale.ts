@@ -28,5 +28,5 @@ export async function requireOpenSale(ctx: ApiContext, sale: SaleInfo): Promise<
     });
   }
   if (now >= sale.endsAt) throw new AppError("sale_ended", "the sale has ended", { extra: { saleId: sale.id } });
-  if ((await ctx.reservations.remaining(sale.id)) === 0) throw new AppError("sold_out", "sold out", { extra: { saleId: sale.id } });
+  if ((await ctx.store.remaining(sale.id)) === 0) throw new AppError("sold_out", "sold out", { extra: { saleId: sale.id } });
 }

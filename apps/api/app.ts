@@ -8,8 +8,8 @@ import { dependencyChecks, type Services } from "../core/services.js";
 import { createAdmitter } from "../domain/admission/admitter.js";
 import { createAdmission } from "../domain/admission/index.js";
 import { createRedisGuard } from "../domain/redis-guard.js";
-import { createReservations } from "../domain/reservations.js";
 import { createSaleCache } from "../domain/sale-cache.js";
+import { createSaleStore } from "../domain/sale-store.js";
 import type { ApiContext } from "./context.js";
 import { createHandoff, type HandoffOptions } from "./handoff.js";
 import * as getOrder from "./routes/orders.$orderId.get.js";
@@ -35,17 +35,17 @@ export interface ApiDeps {
 export function createApi({ services, handoff: handoffOptions, admitTickMs }: ApiDeps) {
   const { config, redis, database, kafka, topics, metrics, logger } = services;
   const pool = createRedisPool(redis, config.REDIS_RESERVE_CONNECTIONS);
-  const reservations = createReservations(redis, config.REDIS_KEY_PREFIX, { reserveVia: pool.clients });
-  const saleCache = createSaleCache({ db: database.db, redis, keys: reservations.global });
+  const store = createSaleStore(redis, config.REDIS_KEY_PREFIX, { reserveVia: pool.clients });
+  const saleCache = createSaleCache({ db: database.db, store });
   const producer = connectedProducer(createProducer(kafka));
-  const handoff = createHandoff({ producer, reservations, topics, metrics, logger }, handoffOptions);
-  const guard = createRedisGuard({ redis, watch: pool.clients, reservations, logger });
+  const handoff = createHandoff({ producer, store, topics, metrics, logger }, handoffOptions);
+  const guard = createRedisGuard({ redis, watch: pool.clients, store, logger });
   const admission = createAdmission(redis, config.REDIS_KEY_PREFIX, config.JWT_SECRET);
   const admitter = createAdmitter(
     { room: admission.room, saleCache, metrics, logger },
     { tickMs: admitTickMs ?? config.ADMISSION_TICK_MS },
   );
-  const ctx: ApiContext = { services, reservations, saleCache, handoff, guard, admission };
+  const ctx: ApiContext = { services, store, saleCache, handoff, guard, admission };
 
   const app = createHttpApp(logger.child({ component: "api" }));
   mountHealth(app, dependencyChecks(services));
@@ -74,6 +74,7 @@ export function createApi({ services, handoff: handoffOptions, admitTickMs }: Ap
     },
     stop: async () => {
       await admitter.stop();
+      guard.stop();
       await handoff.stop();
       await pool.close();
     },

@@ -5,14 +5,14 @@ import { INTERNAL_HEADER, internalToken, safeEqual, USER_HEADER, USER_UTF8_HEADE
 import type { Services } from "../core/services.js";
 import type { Admission } from "../domain/admission/index.js";
 import type { RedisGuard } from "../domain/redis-guard.js";
-import type { Reservations } from "../domain/reservations.js";
 import type { SaleCache } from "../domain/sale-cache.js";
+import type { SaleStore } from "../domain/sale-store.js";
 import type { Handoff } from "./handoff.js";
 
 /** What the API's route modules share. */
 export interface ApiContext {
   services: Services;
-  reservations: Reservations;
+  store: SaleStore;
   saleCache: SaleCache;
   handoff: Handoff;
   guard: RedisGuard;

@@ -3,7 +3,7 @@ import type { Logger } from "../core/logger.js";
 import type { PlatformMetrics } from "../core/metrics.js";
 import { every } from "../core/periodic.js";
 import { type Tracing, tracing } from "../core/tracing.js";
-import type { Reservations } from "../domain/reservations.js";
+import type { SaleStore } from "../domain/sale-store.js";
 
 /**
  * Hands accepted orders to Kafka without losing any.
@@ -33,6 +33,8 @@ export interface HandoffOptions {
 
 interface Pending {
   saleId: string;
+  /** The stock bucket whose handoff record this is. */
+  bucket: number;
   orderId: string;
   message: string;
   /** The accepting request's trace context (tracing on only); the relay's republished records have none. */
@@ -40,7 +42,7 @@ interface Pending {
 }
 
 export function createHandoff(
-  deps: { producer: ConnectedProducer; reservations: Reservations; topics: Topics; metrics: PlatformMetrics; logger: Logger },
+  deps: { producer: ConnectedProducer; store: SaleStore; topics: Topics; metrics: PlatformMetrics; logger: Logger },
   opts: HandoffOptions = {},
 ) {
   const lingerMs = opts.lingerMs ?? 10;
@@ -104,14 +106,15 @@ export function createHandoff(
       return false;
     }
     (republish ? deps.metrics.handoffRepublished : deps.metrics.handoffPublished).inc(batch.length);
-    const bySale = new Map<string, string[]>();
+    const byBucket = new Map<string, { saleId: string; bucket: number; ids: string[] }>();
     for (const p of batch) {
-      const ids = bySale.get(p.saleId);
-      if (ids) ids.push(p.orderId);
-      else bySale.set(p.saleId, [p.orderId]);
+      const key = `${p.bucket}/${p.saleId}`;
+      const group = byBucket.get(key);
+      if (group) group.ids.push(p.orderId);
+      else byBucket.set(key, { saleId: p.saleId, bucket: p.bucket, ids: [p.orderId] });
     }
     try {
-      await Promise.all([...bySale].map(([saleId, ids]) => deps.reservations.acknowledge(saleId, ids)));
+      await Promise.all([...byBucket.values()].map((g) => deps.store.acknowledge(g.saleId, g.bucket, g.ids)));
     } catch (err) {
       // Kafka has them; the records will be republished once (a harmless duplicate).
       log.warn({ err, orders: batch.length }, "could not drop handoff records after Kafka acknowledged them");
@@ -135,9 +138,9 @@ export function createHandoff(
 
   async function relayOnce(): Promise<number> {
     let republished = 0;
-    for (const saleId of await deps.reservations.activeSales()) {
+    for (const saleId of await deps.store.activeSales()) {
       for (;;) {
-        const claimed = await deps.reservations.claimOverdue(saleId, maxBatch, leaseMs);
+        const claimed = await deps.store.claimOverdue(saleId, maxBatch, leaseMs);
         if (claimed.length === 0) break;
         const ok = await publish(
           claimed.map((c) => ({ saleId, ...c })),
@@ -147,7 +150,7 @@ export function createHandoff(
         republished += claimed.length;
         if (claimed.length < maxBatch) break;
       }
-      deps.metrics.handoffPending.set({ sale: saleId }, await deps.reservations.pendingHandoffs(saleId));
+      deps.metrics.handoffPending.set({ sale: saleId }, await deps.store.pendingHandoffs(saleId));
     }
     if (republished > 0) log.warn({ republished }, "relay republished overdue accepted orders to Kafka");
     return republished;
@@ -155,7 +158,7 @@ export function createHandoff(
 
   return {
     /** Queues an accepted order's message for Kafka; never blocks the 202. */
-    enqueue(saleId: string, orderId: string, message: string): void {
+    enqueue(saleId: string, orderId: string, message: string, bucket = 0): void {
       // Stopping: the record stays in Redis and another API's relay publishes it.
       if (stopped) return;
       if (inFlight + queue.length >= maxInFlight) {
@@ -165,7 +168,7 @@ export function createHandoff(
         return;
       }
       overflowLogged = false;
-      queue.push(tracer ? { saleId, orderId, message, trace: tracer.active() } : { saleId, orderId, message });
+      queue.push(tracer ? { saleId, bucket, orderId, message, trace: tracer.active() } : { saleId, bucket, orderId, message });
       if (queue.length >= maxBatch) flush();
       else timer ??= setTimeout(flush, lingerMs);
     },

@@ -92,6 +92,10 @@ export const saleStats = z
       .meta({ description: "messages on seckill.orders not persisted yet (all sales); null when Kafka does not answer" }),
     blocked: z.boolean().meta({ description: "the sale waits for reconcile (Redis restarted or lost data)" }),
     inTransit: z.number().int(),
+    stockBuckets: z.number().int().meta({ description: "Redis buckets the stock is split over (1-64)" }),
+    buckets: z
+      .array(z.object({ bucket: z.number().int(), remaining: z.number().int().nullable(), accepted: z.number().int() }))
+      .meta({ description: "each stock bucket's units left (null: not loaded) and orders accepted" }),
   })
   .catchall(z.unknown())
   .meta({ id: "SaleStats" });

@@ -1,7 +1,7 @@
 import { type Config, defaultSecretsInUse, loadConfigOrExit } from "./config.js";
 import { migrateDatabase } from "./db/client.js";
 import { createLogger, type Logger } from "./logger.js";
-import { redactUrl } from "./redis.js";
+import { redactUrl, redisTarget } from "./redis.js";
 import { createServices, type Services } from "./services.js";
 import { startTracing } from "./tracing.js";
 
@@ -11,7 +11,9 @@ import { startTracing } from "./tracing.js";
  * test or another deployment can hand in its own.
  */
 export interface Stack {
-  redisUrl: string;
+  /** One Redis server; or a cluster's seed nodes in `redisClusterNodes`. */
+  redisUrl?: string;
+  redisClusterNodes?: string;
   databaseUrl: string;
   kafkaBrokers: string;
   /** Control address of an embedded Kafka mock, when one was started. */
@@ -55,10 +57,16 @@ export async function bootstrap(
     process.stderr.write(`\n${name} cannot start: ${(err as Error).message}\n`);
     process.exit(1);
   }
-  const config: Config = { ...base, REDIS_URL: stack.redisUrl, DATABASE_URL: stack.databaseUrl, KAFKA_BROKERS: stack.kafkaBrokers };
+  const config: Config = {
+    ...base,
+    REDIS_URL: stack.redisUrl,
+    REDIS_CLUSTER_NODES: stack.redisClusterNodes,
+    DATABASE_URL: stack.databaseUrl,
+    KAFKA_BROKERS: stack.kafkaBrokers,
+  };
   logger.info(
     {
-      redis: `${redactUrl(config.REDIS_URL!)} (${stack.sources.redis})`,
+      redis: `${redactUrl(redisTarget(config)!)} (${stack.sources.redis}${config.REDIS_CLUSTER_NODES ? ", cluster" : ""})`,
       mysql: `${redactUrl(config.DATABASE_URL!)} (${stack.sources.mysql})`,
       kafka: `${config.KAFKA_BROKERS} (${stack.sources.kafka}${stack.kafkaControl ? `, control ${stack.kafkaControl}` : ""})`,
     },

@@ -25,8 +25,14 @@ export function workerCount(setting: number | "auto"): number {
 }
 
 /** The environment for workers: the primary's, with the service addresses it resolved (so no worker starts a stack). */
-export function workerEnv(config: { REDIS_URL?: string; DATABASE_URL?: string; KAFKA_BROKERS?: string }) {
-  return { ...process.env, REDIS_URL: config.REDIS_URL, DATABASE_URL: config.DATABASE_URL, KAFKA_BROKERS: config.KAFKA_BROKERS };
+export function workerEnv(config: { REDIS_URL?: string; REDIS_CLUSTER_NODES?: string; DATABASE_URL?: string; KAFKA_BROKERS?: string }) {
+  return {
+    ...process.env,
+    REDIS_URL: config.REDIS_URL,
+    REDIS_CLUSTER_NODES: config.REDIS_CLUSTER_NODES,
+    DATABASE_URL: config.DATABASE_URL,
+    KAFKA_BROKERS: config.KAFKA_BROKERS,
+  };
 }
 
 type Message =

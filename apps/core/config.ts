@@ -44,6 +44,17 @@ const redis = z.object({
    * next); two let them overlap.
    */
   REDIS_RESERVE_CONNECTIONS: int(2, 1, 16),
+  /**
+   * Redis Cluster seed nodes, `host:port[,host:port...]`: every component then uses ioredis's
+   * Cluster client (takes precedence over REDIS_URL). Unset with REDIS_MODE=cluster: the
+   * embedded stack starts a local cluster.
+   */
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .regex(/^[^,\s]+:\d+(,[^,\s]+:\d+)*$/, "must be host:port[,host:port...]")
+    .optional(),
+  /** What the embedded stack provides when no REDIS_* is set: one server, or a local cluster (3 masters + 3 replicas). */
+  REDIS_MODE: z.enum(["single", "cluster"]).default("single"),
 });
 
 const database = z.object({
@@ -90,6 +101,7 @@ const gateway = z.object({
 });
 
 const writer = z.object({
+  /** Per writer process (its own token bucket, no coordination): N writers in the group insert up to N times this. */
   ORDER_WRITER_MAX_ROWS_PER_SEC: int(2000, 1),
   ORDER_WRITER_BATCH_SIZE: int(500, 1, 10_000),
   ORDER_WRITER_GROUP_ID: z.string().default("seckill-order-writer"),

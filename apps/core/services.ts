@@ -5,7 +5,7 @@ import { createDatabase, type Database } from "./db/client.js";
 import { createKafka, type Topics, topicNames } from "./kafka.js";
 import type { Logger } from "./logger.js";
 import { createPlatformMetrics, createRegistry, type PlatformMetrics } from "./metrics.js";
-import { createRedis, type Redis } from "./redis.js";
+import { createRedis, type Redis, redisTarget } from "./redis.js";
 
 /**
  * The clients a process shares between its components. Built once in a main.ts (or a test)
@@ -27,10 +27,13 @@ export interface Services {
 
 /** Requires the config's service URLs to be resolved (see infra/stack.ts for the embedded defaults). */
 export function createServices(config: Config, logger: Logger, registry: Registry = createRegistry()): Services {
-  if (!config.REDIS_URL || !config.DATABASE_URL || !config.KAFKA_BROKERS) {
-    throw new Error("createServices needs REDIS_URL, DATABASE_URL and KAFKA_BROKERS resolved (start the embedded stack first)");
+  const redisAt = redisTarget(config);
+  if (!redisAt || !config.DATABASE_URL || !config.KAFKA_BROKERS) {
+    throw new Error(
+      "createServices needs REDIS_URL (or REDIS_CLUSTER_NODES), DATABASE_URL and KAFKA_BROKERS resolved (start the embedded stack first)",
+    );
   }
-  const redis = createRedis(config.REDIS_URL, logger.child({ component: "redis" }));
+  const redis = createRedis(redisAt, logger.child({ component: "redis" }));
   const database = createDatabase(config.DATABASE_URL, config.DATABASE_POOL_SIZE);
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS.split(","), clientId: config.KAFKA_CLIENT_ID, logger });
   let closed: Promise<void> | undefined;

@@ -1,9 +1,12 @@
+import calculateSlot from "cluster-key-slot";
+
 /**
- * Redis key names. Every key of one sale shares the hash tag `{sale:ID}`, so the scripts that
- * touch several of them run unchanged on Redis Cluster. Cross-sale keys have no tag.
+ * Redis key names. Every key of one stock bucket of a sale shares one hash tag (`{sale:ID}` for
+ * the first bucket, so an unsplit sale keeps its historical keys), so the scripts that touch
+ * several of them run unchanged on Redis Cluster. Cross-sale keys have no tag.
  */
-export function saleKeys(prefix: string, saleId: string) {
-  const base = `${prefix}{sale:${saleId}}`;
+export function saleKeys(prefix: string, saleId: string, tag = `sale:${saleId}`) {
+  const base = `${prefix}{${tag}}`;
   return {
     meta: `${base}:meta`,
     stock: `${base}:stock`,
@@ -22,7 +25,31 @@ export function saleKeys(prefix: string, saleId: string) {
     admission: `${base}:q:meta`,
     /** A solved proof-of-work challenge, kept until it would have expired anyway. */
     usedChallenge: (challengeId: string) => `${base}:pow:${challengeId}`,
+    /** Stock moves out of this bucket not yet received (bucket-take-3.lua). */
+    moves: `${base}:moves`,
+    /** Ids of moves this bucket received or a rebuild voided (bucket-give-3.lua). */
+    movesIn: `${base}:moves-in`,
   };
+}
+
+const SLOTS = 16384;
+
+/**
+ * The hash tag of bucket `b` of `n`. Bucket 0 is `sale:ID`; bucket b > 0 is `sale:ID#b.k` with
+ * the first k whose slot lies in the b-th n-th of the slot space counted from bucket 0's: the
+ * buckets sit in evenly spaced slot ranges, so a cluster whose masters own equal slot ranges
+ * (what `redis-cli --cluster create` makes) gets an even share of them, instead of the
+ * clumping random slots give (8 random slots on 3 masters are 5/2/1 often enough).
+ */
+export function bucketTag(saleId: string, b: number, n: number): string {
+  const first = `sale:${saleId}`;
+  if (b === 0) return first;
+  const start = Math.floor((calculateSlot(first) * n) / SLOTS);
+  const want = (start + b) % n;
+  for (let k = 0; ; k++) {
+    const tag = `${first}#${b}.${k}`;
+    if (Math.floor((calculateSlot(tag) * n) / SLOTS) === want) return tag;
+  }
 }
 export type SaleKeys = ReturnType<typeof saleKeys>;
 

@@ -4,7 +4,7 @@ import { orders, sales } from "../core/db/schema/index.js";
 import { consumerLag } from "../core/kafka.js";
 import type { Services } from "../core/services.js";
 import { type OrderMessage, orderMessageSchema } from "./order-message.js";
-import type { Reservations, SaleSnapshot } from "./reservations.js";
+import type { SaleSnapshot, SaleStore } from "./sale-store.js";
 import { createStockHomes, describeHome, recordedHome, type StockHome, sameHome } from "./stock-home.js";
 import { returnStock } from "./stock-return.js";
 
@@ -53,6 +53,8 @@ export interface QuickLook {
   /** MySQL: order rows of the sale, and closed orders whose unit was never returned. */
   rows: number;
   owed: number;
+  /** Stock moves between buckets taken and not received (a crash in between leaves one). */
+  movesInFlight?: number;
 }
 
 /**
@@ -67,6 +69,7 @@ export function fullPassReason(q: QuickLook): string | null {
   if (!q.loaded) return q.rows > 0 || q.started ? "not loaded in Redis" : null;
   if (q.blocked) return "blocked until reconcile";
   if (q.owed > 0) return `${q.owed} closed order(s) owe their unit`;
+  if (q.movesInFlight) return `${q.movesInFlight} stock move(s) between buckets unfinished`;
   const drift = q.remaining + (q.accepted - q.released) - q.totalStock;
   if (drift !== 0) return `Redis counters drift by ${drift}`;
   if (q.rows > q.accepted) return "MySQL has more orders than Redis accepted";
@@ -135,12 +138,12 @@ const intersect = <T>(a: Set<T>, b: Set<T>) => new Set([...a].filter((x) => b.ha
  */
 export function createReconciler(deps: {
   services: Services;
-  reservations: Reservations;
+  store: SaleStore;
   kafkaAdmin: () => Promise<Admin>;
   /** Pause before the second look at a sale whose first look found something wrong. Default 1 s. */
   confirmAfterMs?: number;
 }) {
-  const { services, reservations } = deps;
+  const { services, store } = deps;
   const { db } = services.database;
   const { redis, config } = services;
   const log = services.logger.child({ component: "reconcile" });
@@ -155,7 +158,7 @@ export function createReconciler(deps: {
    */
   async function notAtHome(sale: typeof sales.$inferSelect): Promise<ReconcileReport | undefined> {
     let home = recordedHome(sale);
-    const loadedHere = (await redis.exists(reservations.keys(sale.id).meta)) === 1;
+    const loadedHere = await store.isLoaded(sale.id);
     if (!home && loadedHere) home = (await homes.claim(sale.id)).home;
     const self = await homes.here();
     if (home && sameHome(home, self)) return undefined;
@@ -178,7 +181,7 @@ export function createReconciler(deps: {
     };
     if (loadedHere) {
       // A pool of it in this Redis (another home's sale) must not sell: blocked until an admin decides.
-      await reservations.block(sale.id);
+      await store.block(sale.id);
       report.redis.blocked = true;
       report.problems.push("this Redis also holds a pool of the sale: blocked here so that only its home sells it");
       log.error({ saleId: sale.id, stockHome: home, thisInstance: self }, "a sale homed elsewhere is loaded in this Redis: blocked here");
@@ -197,7 +200,7 @@ export function createReconciler(deps: {
 
   async function look(saleId: string, totalStock: number): Promise<Look> {
     // The order matters (see createReconciler): Redis, then Kafka, then MySQL.
-    const snap = await reservations.snapshot(saleId);
+    const snap = await store.snapshot(saleId);
     const lag = await writerLag();
     const rows: OrderRow[] = await db
       .select({
@@ -211,8 +214,7 @@ export function createReconciler(deps: {
       })
       .from(orders)
       .where(eq(orders.saleId, saleId));
-    const { meta, buyers, handoff } = snap;
-    const loaded = Object.keys(meta).length > 0 && snap.stock !== null;
+    const { buyers, handoff, loaded } = snap;
     const live = rows.filter((r) => r.status === "pending_payment" || r.status === "paid");
     const owed = rows.filter((r) => r.closedAt !== null && r.releasedAt === null);
     const now = Date.now();
@@ -222,7 +224,7 @@ export function createReconciler(deps: {
       const parsed = orderMessageSchema.safeParse(JSON.parse(raw));
       return parsed.success && !inMysql.has(id) ? [parsed.data] : [];
     });
-    const overdueHandoff = pendingHandoff.filter((m) => m.acceptedAt + reservations.handoffGraceMs <= snap.at);
+    const overdueHandoff = pendingHandoff.filter((m) => m.acceptedAt + store.handoffGraceMs <= snap.at);
     const liveSlots = Object.values(buyers).reduce((s, m) => s + popcount(Number(m)), 0);
     const held = (userId: string, slot: number) => (Number(buyers[userId] ?? 0) & (1 << (slot - 1))) !== 0;
     const missingBuyers = new Set(
@@ -253,7 +255,7 @@ export function createReconciler(deps: {
       lag,
       rows,
       loaded,
-      blocked: meta.blocked === "1",
+      blocked: snap.blocked,
       live,
       owed,
       owedOverdue,
@@ -280,7 +282,6 @@ export function createReconciler(deps: {
     if (!sale) return null;
     const away = await notAtHome(sale);
     if (away) return away;
-    const k = reservations.keys(saleId);
     let cur = await look(saleId, sale.totalStock);
     // Second look: only what persists counts (a figure read mid-crowd, another instance's repair).
     let missingBuyers = cur.missingBuyers;
@@ -327,8 +328,9 @@ export function createReconciler(deps: {
     const started = Date.now() >= sale.startsAt.getTime();
     const lost = !cur.loaded && (cur.rows.length > 0 || started);
     if (lost || cur.blocked || (cur.loaded && missingBuyers.size > 0)) {
-      if (cur.loaded && !cur.blocked) {
-        await reservations.block(saleId);
+      if (!cur.blocked) {
+        // Every bucket still selling closes (on a cluster, a shard's loss leaves the others loaded).
+        await store.block(saleId);
         // Purchases may have landed since the look: look again now that none can.
         cur = await look(saleId, sale.totalStock);
       }
@@ -351,27 +353,12 @@ export function createReconciler(deps: {
         report.problems.push(
           `more live orders (${liveAll.length}) than stock (${sale.totalStock}): oversold by ${-remaining}; stock set to 0`,
         );
-      const masks = new Map<string, number>();
-      for (const o of liveAll) masks.set(o.userId, (masks.get(o.userId) ?? 0) | (1 << (o.slot - 1)));
-      const closedIds = rows.filter((r) => r.closedAt !== null).map((r) => r.id);
-
-      const tx = redis.multi().del(k.buyers, k.released);
-      if (masks.size) tx.hset(k.buyers, Object.fromEntries([...masks].map(([u, m]) => [u, String(m)])));
-      if (closedIds.length) tx.sadd(k.released, ...closedIds);
-      tx.set(k.stock, String(Math.max(0, remaining)));
-      tx.hset(k.meta, {
-        startsAt: String(sale.startsAt.getTime()),
-        endsAt: String(sale.endsAt.getTime()),
-        perUserLimit: String(sale.perUserLimit),
-        priceCents: String(sale.priceCents),
-        paymentTimeoutSeconds: String(sale.paymentTimeoutSeconds),
-        total: String(sale.totalStock),
-        accepted: String(rows.length + pendingHandoff.length),
-        released: String(closedIds.length),
+      const closed = rows.filter((r) => r.closedAt !== null).map((r) => ({ id: r.id, userId: r.userId, slot: r.slot, closed: true }));
+      await store.rebuild(saleId, {
+        remaining: Math.max(0, remaining),
+        orders: [...liveAll.map((o) => ({ ...o, closed: false })), ...closed],
+        sale,
       });
-      tx.hdel(k.meta, "blocked");
-      tx.sadd(reservations.global.activeSales, saleId);
-      await tx.exec();
       // The recompute counted every closed order as returned.
       if (owed.length)
         await db
@@ -383,7 +370,7 @@ export function createReconciler(deps: {
               owed.map((o) => o.id),
             ),
           );
-      await redis.publish(remaining > 0 ? reservations.global.restockChannel : reservations.global.soldOutChannel, saleId);
+      await store.announce(saleId, remaining <= 0);
       report.repairs.push(
         `recomputed Redis from MySQL: ${live.length} live order(s) + ${pendingHandoff.length} pending handoff(s) -> remaining ${Math.max(0, remaining)}`,
       );
@@ -397,17 +384,24 @@ export function createReconciler(deps: {
 
     if (!cur.loaded) return report; // not preloaded yet, nothing sold: nothing to compare
 
+    // Safe repair 0: stock moves between buckets a crash left half done are finished.
+    const moved = await store.finishMoves(saleId);
+    if (moved) report.repairs.push(`finished ${moved} stock move(s) between buckets`);
+
     // Safe repair 1: closed orders whose unit did not go back within the release grace.
     const { released } = await returnStock(
       db,
-      reservations,
+      store,
       cur.owedOverdue.map((o) => ({ ...o, saleId })),
     );
     if (released) report.repairs.push(`returned the stock of ${released} closed order(s) whose release was lost`);
 
     // Safe repair 2: handoff records the relay should have sent by now: make them due at once.
     if (cur.overdueHandoff.length) {
-      await redis.zadd(k.due, ...cur.overdueHandoff.flatMap((m) => [0, m.orderId]));
+      await store.expediteHandoffs(
+        saleId,
+        cur.overdueHandoff.map((m) => ({ orderId: m.orderId, userId: m.userId })),
+      );
       report.repairs.push(`made ${cur.overdueHandoff.length} overdue handoff(s) due now: the API relays republish them to Kafka`);
     }
 
@@ -452,15 +446,16 @@ export function createReconciler(deps: {
       })
       .from(orders)
       .where(eq(orders.saleId, saleId));
-    const { accepted, released, blocked, total, stock } = await reservations.counters(saleId);
+    const { loaded, blocked, accepted, released, stock, movesInFlight } = await store.counters(saleId);
     return {
-      loaded: total !== null && stock !== null,
-      blocked: blocked === "1",
+      loaded,
+      blocked,
       started: Date.now() >= sale.startsAt.getTime(),
       totalStock: sale.totalStock,
-      remaining: Number(stock ?? 0),
-      accepted: Number(accepted ?? 0),
-      released: Number(released ?? 0),
+      remaining: stock,
+      accepted,
+      released,
+      movesInFlight,
       rows: Number(counts.rows),
       owed: Number(counts.owed),
     };

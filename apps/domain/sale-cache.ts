@@ -1,8 +1,7 @@
 import { eq } from "drizzle-orm";
 import type { Db } from "../core/db/client.js";
 import { type Sale, sales } from "../core/db/schema/index.js";
-import type { Redis } from "../core/redis.js";
-import type { GlobalKeys } from "./keys.js";
+import type { SaleStore } from "./sale-store.js";
 
 /** A sale's static description (what does not change while it runs). */
 export interface SaleInfo {
@@ -75,7 +74,7 @@ export interface SaleCacheOptions {
  * together, and unknown ids are cached briefly too, so a crowd refreshing a page cannot
  * stampede MySQL. When a reload fails, the expired entry is served (stale if error).
  */
-export function createSaleCache(deps: { db: Db; redis: Redis; keys: GlobalKeys }, opts: SaleCacheOptions = {}) {
+export function createSaleCache(deps: { db: Db; store: Pick<SaleStore, "saleInfoCache"> }, opts: SaleCacheOptions = {}) {
   const localTtl = opts.localTtlMs ?? 5000;
   const sharedTtl = opts.sharedTtlMs ?? 30_000;
   const negativeTtl = opts.negativeTtlMs ?? 1000;
@@ -93,7 +92,7 @@ export function createSaleCache(deps: { db: Db; redis: Redis; keys: GlobalKeys }
   }
 
   async function load(id: string): Promise<SaleInfo | null> {
-    const cached = await deps.redis.get(deps.keys.saleInfo(id));
+    const cached = await deps.store.saleInfoCache.get(id);
     if (cached !== null) {
       const parsed = JSON.parse(cached) as SaleInfo | null;
       return parsed && { ...ADMISSION_DEFAULTS, ...parsed };
@@ -101,7 +100,7 @@ export function createSaleCache(deps: { db: Db; redis: Redis; keys: GlobalKeys }
     dbLoads++;
     const [row] = await deps.db.select().from(sales).where(eq(sales.id, id)).limit(1);
     const value = row ? toSaleInfo(row) : null;
-    await deps.redis.set(deps.keys.saleInfo(id), JSON.stringify(value), "PX", jitter(value ? sharedTtl : negativeTtl));
+    await deps.store.saleInfoCache.set(id, JSON.stringify(value), jitter(value ? sharedTtl : negativeTtl));
     return value;
   }
 
@@ -137,7 +136,7 @@ export function createSaleCache(deps: { db: Db; redis: Redis; keys: GlobalKeys }
     },
     async invalidate(id: string): Promise<void> {
       local.delete(id);
-      await deps.redis.del(deps.keys.saleInfo(id));
+      await deps.store.saleInfoCache.del(id);
     },
     /** How many times MySQL was asked (for tests and the stampede proof). */
     get dbLoads() {

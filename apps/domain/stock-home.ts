@@ -3,7 +3,7 @@ import { and, eq, isNull } from "drizzle-orm";
 import type { Db } from "../core/db/client.js";
 import { sales } from "../core/db/schema/index.js";
 import type { Redis } from "../core/redis.js";
-import { globalKeys, saleKeys } from "./keys.js";
+import { createSaleStore } from "./sale-store.js";
 
 /**
  * Every sale's stock has one home: one Redis deployment and key prefix. Two stock pools for one
@@ -52,11 +52,7 @@ export function createStockHomes(deps: { db: Db; redis: Redis; prefix: string })
 
   /** This instance's home (mints the deployment's identity on first use). Read each time: never a cached identity after a wipe. */
   async function here(): Promise<StockHome> {
-    const key = identityKey(prefix);
-    const minted = `redis-${randomBytes(8).toString("hex")}`;
-    await redis.set(key, minted, "NX");
-    const id = await redis.get(key);
-    if (id === null) throw new Error(`Redis lost ${key} just after it was set`);
+    const id = await createSaleStore(redis, prefix).deploymentIdentity.ensure(`redis-${randomBytes(8).toString("hex")}`);
     return { redis: id, prefix };
   }
 
@@ -86,36 +82,17 @@ export function createStockHomes(deps: { db: Db; redis: Redis; prefix: string })
 
   /** What a Redis (this instance's, or another deployment's client) holds of the sale at `home`. */
   async function inspect(client: Redis, saleId: string, home: StockHome): Promise<HomeContents> {
-    const k = saleKeys(home.prefix, saleId);
-    const [identity, stock, handoff, metaExists] = await Promise.all([
-      client.get(identityKey(home.prefix)),
-      client.get(k.stock),
-      client.hlen(k.handoff),
-      client.exists(k.meta),
-    ]);
-    return {
-      identity,
-      remaining: stock === null ? null : Number(stock),
-      pendingHandoff: handoff,
-      loaded: stock !== null || metaExists === 1,
-    };
+    const other = createSaleStore(client, home.prefix);
+    const [identity, held] = await Promise.all([other.deploymentIdentity.read(), other.inspect(saleId)]);
+    return { identity, ...held };
   }
 
   /**
    * Deletes the sale's keys at `home` if it holds no stock (no unit left, no accepted order still
-   * waiting for Kafka), atomically (lua/evacuate-7.lua). Returns what it found when it refused.
+   * waiting for Kafka; see the sale store's evacuate). Returns what it found when it refused.
    */
-  async function evacuate(
-    client: Redis,
-    saleId: string,
-    home: StockHome,
-  ): Promise<{ emptied: true } | { emptied: false; remaining: number; pendingHandoff: number }> {
-    const k = saleKeys(home.prefix, saleId);
-    const run = (client as unknown as Record<string, (...a: string[]) => Promise<number[]>>).seckill_evacuate.bind(client);
-    const [code, remaining, pendingHandoff] = await run(k.meta, k.stock, k.buyers, k.handoff, k.due, k.idem, k.released);
-    if (code !== 1) return { emptied: false, remaining: Number(remaining), pendingHandoff: Number(pendingHandoff) };
-    await client.srem(globalKeys(home.prefix).activeSales, saleId);
-    return { emptied: true };
+  function evacuate(client: Redis, saleId: string, home: StockHome) {
+    return createSaleStore(client, home.prefix).evacuate(saleId);
   }
 
   /** Re-points the sale's home from `from` to `to`, only if it is still `from`. */

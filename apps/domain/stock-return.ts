@@ -1,7 +1,7 @@
 import { and, inArray, isNotNull, isNull, sql } from "drizzle-orm";
 import type { Db } from "../core/db/client.js";
 import { orders } from "../core/db/schema/index.js";
-import type { Reservations } from "./reservations.js";
+import type { SaleStore } from "./sale-store.js";
 
 export interface ClosedOrder {
   id: string;
@@ -16,16 +16,12 @@ export interface ClosedOrder {
  * Redis lost data) stay owed and are reported as "<saleId>: <reason>", for reconcile to settle.
  * The expiry worker and reconcile both go through here.
  */
-export async function returnStock(
-  db: Db,
-  reservations: Reservations,
-  closed: ClosedOrder[],
-): Promise<{ released: number; stuck: string[] }> {
+export async function returnStock(db: Db, store: SaleStore, closed: ClosedOrder[]): Promise<{ released: number; stuck: string[] }> {
   let released = 0;
   const done: string[] = [];
   const stuck = new Set<string>();
   for (const o of closed) {
-    const out = await reservations.release(o.saleId, o.id, o.userId, o.slot);
+    const out = await store.release(o.saleId, o.id, o.userId, o.slot);
     if (out.kind === "released" || out.kind === "already_released") {
       done.push(o.id);
       if (out.kind === "released") released++;

@@ -5,10 +5,11 @@ import { BODY_LIMITS, readBody } from "../core/body.js";
 import { mountHealth } from "../core/health.js";
 import { type AppEnv, createHttpApp, requestHeader } from "../core/http.js";
 import { mountMetrics } from "../core/metrics.js";
+import { duplicateClient } from "../core/redis.js";
 import { dependencyChecks, type Services } from "../core/services.js";
 import { createPasses } from "../domain/admission/pass.js";
-import { createReservations } from "../domain/reservations.js";
 import { createSaleCache } from "../domain/sale-cache.js";
+import { createSaleStore } from "../domain/sale-store.js";
 import { mountSite } from "../site/mount.js";
 import { type Authenticate, authenticatorFromConfig } from "./auth.js";
 import { createForward } from "./forward.js";
@@ -32,8 +33,8 @@ export interface GatewayDeps {
 /** The edge: authentication, limits and the sold-out flag in front of the API. */
 export function createGateway({ services, apiFetch, admin, soldOutRefreshMs, authenticate: given }: GatewayDeps) {
   const { config, redis, database, metrics, logger } = services;
-  const reservations = createReservations(redis, config.REDIS_KEY_PREFIX);
-  const saleCache = createSaleCache({ db: database.db, redis, keys: reservations.global });
+  const store = createSaleStore(redis, config.REDIS_KEY_PREFIX);
+  const saleCache = createSaleCache({ db: database.db, store });
   const authenticate = given ?? authenticatorFromConfig(config, logger.child({ component: "auth" }));
   const forward = createForward({
     apiFetch,
@@ -43,12 +44,12 @@ export function createGateway({ services, apiFetch, admin, soldOutRefreshMs, aut
   });
   const holders = createRecentHolders();
   const soldOut = createSoldOutFlags(
-    { subscriber: redis.duplicate(), reservations, logger },
+    { subscriber: duplicateClient(redis), store, logger },
     { refreshMs: soldOutRefreshMs, onRestock: (saleId) => holders.forget(saleId) },
   );
   const limit = createUserLimiter({
     redis,
-    keyPrefix: reservations.global.rateLimit,
+    keyPrefix: store.rateLimitPrefix,
     perSec: config.RATE_LIMIT_PER_SEC,
     burst: config.RATE_LIMIT_BURST,
     logger,

@@ -1,7 +1,7 @@
 import type { Logger } from "../core/logger.js";
 import { every } from "../core/periodic.js";
 import type { Redis } from "../core/redis.js";
-import type { Reservations } from "../domain/reservations.js";
+import type { SaleStore } from "../domain/sale-store.js";
 
 /**
  * Which sales are sold out, held in memory so the gateway answers 410 with no Redis or API call.
@@ -11,18 +11,18 @@ import type { Reservations } from "../domain/reservations.js";
  * `onRestock` hears every restock broadcast, sold-out or not (a closed order frees its buyer).
  */
 export function createSoldOutFlags(
-  deps: { subscriber: Redis; reservations: Reservations; logger: Logger },
+  deps: { subscriber: Redis; store: SaleStore; logger: Logger },
   opts: { refreshMs?: number; onRestock?: (saleId: string) => void } = {},
 ) {
   const refreshMs = opts.refreshMs ?? 2000;
   const soldOut = new Set<string>();
   const log = deps.logger.child({ component: "sold-out" });
-  const { soldOutChannel, restockChannel } = deps.reservations.global;
+  const { soldOut: soldOutChannel, restock: restockChannel } = deps.store.channels;
   let loop: { stop(): Promise<void> } | undefined;
 
   async function refresh(): Promise<void> {
     for (const saleId of soldOut) {
-      const remaining = await deps.reservations.remaining(saleId);
+      const remaining = await deps.store.remaining(saleId);
       if (remaining !== null && remaining > 0) {
         soldOut.delete(saleId);
         log.info({ saleId, remaining }, "stock is back: sale reopened at the gateway");

@@ -4,7 +4,7 @@ import { throttledLog } from "../core/log-throttle.js";
 import { every } from "../core/periodic.js";
 import type { Services } from "../core/services.js";
 import { orderEvent, recordOrderEvents } from "../domain/order-events.js";
-import type { Reservations } from "../domain/reservations.js";
+import type { SaleStore } from "../domain/sale-store.js";
 import { returnStock } from "../domain/stock-return.js";
 
 export interface ExpiryOptions {
@@ -24,7 +24,7 @@ export interface ExpiryOptions {
  * no-op), so a crash between the two loses no stock and returns none twice. Each close writes
  * its `order.closed` event in the same transaction.
  */
-export function createExpiryWorker(services: Services, reservations: Reservations, opts: ExpiryOptions = {}) {
+export function createExpiryWorker(services: Services, store: SaleStore, opts: ExpiryOptions = {}) {
   const { db } = services.database;
   const { metrics } = services;
   const log = services.logger.child({ component: "expiry" });
@@ -84,7 +84,7 @@ export function createExpiryWorker(services: Services, reservations: Reservation
         )
         .orderBy(asc(orders.closedAt), asc(orders.id))
         .limit(500);
-      const out = await returnStock(db, reservations, page);
+      const out = await returnStock(db, store, page);
       released += out.released;
       if (out.stuck.length) {
         // Redis does not know these sales or slots: it lost data. Reconcile recomputes their stock from MySQL.

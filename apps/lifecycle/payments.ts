@@ -8,7 +8,7 @@ import { type Services, sharedKafkaAdmin } from "../core/services.js";
 import { kafkaCarrier, tracing } from "../core/tracing.js";
 import { orderEvent, recordOrderEvents } from "../domain/order-events.js";
 import { type PaymentMessage, paymentMessageSchema } from "../domain/payment-event.js";
-import type { Reservations } from "../domain/reservations.js";
+import type { SaleStore } from "../domain/sale-store.js";
 import { createPaymentParking } from "./payment-parking.js";
 
 export type ApplyResult =
@@ -32,19 +32,14 @@ export interface ApplyOptions {
  * the order in exactly one final state. The payments row, unique on the provider transaction
  * id, makes a repeated event a no-op.
  */
-export async function applyPayment(
-  services: Services,
-  reservations: Reservations,
-  m: PaymentMessage,
-  opts: ApplyOptions = {},
-): Promise<ApplyResult> {
+export async function applyPayment(services: Services, store: SaleStore, m: PaymentMessage, opts: ApplyOptions = {}): Promise<ApplyResult> {
   // A deadlock only means two transactions met; the loser is rolled back whole and tries again.
   // An insert that lost a race on a unique key looks once more: the winner may have been another
   // order's use of the same transaction id (a conflict to record) or this very event (done).
   let raced = false;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await applyOnce(services, reservations, m, opts);
+      return await applyOnce(services, store, m, opts);
     } catch (err) {
       if (err instanceof LostInsertRace) {
         if (raced) return { kind: "already_processed" };
@@ -58,7 +53,7 @@ export async function applyPayment(
 
 const ER_LOCK_DEADLOCK = 1213;
 
-async function applyOnce(services: Services, reservations: Reservations, m: PaymentMessage, opts: ApplyOptions): Promise<ApplyResult> {
+async function applyOnce(services: Services, store: SaleStore, m: PaymentMessage, opts: ApplyOptions): Promise<ApplyResult> {
   const { db } = services.database;
   try {
     return await db.transaction(async (tx) => {
@@ -87,8 +82,7 @@ async function applyOnce(services: Services, reservations: Reservations, m: Paym
       let outcome: PaymentOutcome;
       if (!order) {
         // Paid before the order writer stored it: the caller parks it and tries again shortly.
-        if (!opts.orderWaitOver && (await services.redis.exists(reservations.global.order(m.orderId))))
-          return { kind: "order_in_transit" } as const;
+        if (!opts.orderWaitOver && (await store.isQueued(m.orderId))) return { kind: "order_in_transit" } as const;
         outcome = "unknown_order";
       } else if (m.status === "failed") {
         outcome = "failed";
@@ -149,7 +143,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 export function createPaymentsConsumer(
   services: Services,
-  reservations: Reservations,
+  store: SaleStore,
   opts: { groupId?: string; orderWaitMs?: number; parkedRetryMs?: number } = {},
 ) {
   const { kafka, topics, metrics, config } = services;
@@ -202,7 +196,7 @@ export function createPaymentsConsumer(
     waitMs: opts.orderWaitMs ?? config.PAYMENT_ORDER_WAIT_MS,
     logger: log,
     async retry(p, deadlinePassed) {
-      const result = await applyPayment(services, reservations, p.m, { orderWaitOver: deadlinePassed });
+      const result = await applyPayment(services, store, p.m, { orderWaitOver: deadlinePassed });
       if (result.kind === "order_in_transit") return "waiting";
       if (result.kind === "applied") report(p.m, result, Date.now() - p.parkedAt);
       return "settled";
@@ -217,7 +211,7 @@ export function createPaymentsConsumer(
     for (let attempt = 1; ; attempt++) {
       let result: ApplyResult;
       try {
-        result = await applyPayment(services, reservations, m);
+        result = await applyPayment(services, store, m);
       } catch (err) {
         // Money is never skipped: keep retrying; a rejection that is not transient needs a person.
         const fields = { err, errno: sqlErrno(err), attempt, orderId: m.orderId, eventId: m.eventId };

@@ -5,7 +5,7 @@ import { every } from "../core/periodic.js";
 import { type Services, sharedKafkaAdmin } from "../core/services.js";
 import { createReconciler, fullPassReason } from "../domain/reconcile.js";
 import { createRedisGuard } from "../domain/redis-guard.js";
-import { createReservations } from "../domain/reservations.js";
+import { createSaleStore } from "../domain/sale-store.js";
 import { createExpiryWorker } from "./expiry.js";
 import { createOutboxRelay, type OutboxRelayOptions } from "./outbox-relay.js";
 import { createPaymentsConsumer } from "./payments.js";
@@ -18,15 +18,22 @@ import { createPaymentsConsumer } from "./payments.js";
  */
 export function createLifecycle(
   services: Services,
-  opts: { expiryIntervalMs?: number; reconcileIntervalMs?: number; paymentsGroupId?: string; relay?: OutboxRelayOptions | false } = {},
+  opts: {
+    expiryIntervalMs?: number;
+    reconcileIntervalMs?: number;
+    /** How often blocked sales are looked for and reconciled (default 1000 ms; 0 turns it off). */
+    reopenIntervalMs?: number;
+    paymentsGroupId?: string;
+    relay?: OutboxRelayOptions | false;
+  } = {},
 ) {
   const { config, logger } = services;
   const log = logger.child({ component: "lifecycle" });
-  const reservations = createReservations(services.redis, config.REDIS_KEY_PREFIX);
-  const guard = createRedisGuard({ redis: services.redis, reservations, logger });
-  const payments = createPaymentsConsumer(services, reservations, { groupId: opts.paymentsGroupId });
-  const expiry = createExpiryWorker(services, reservations, { intervalMs: opts.expiryIntervalMs ?? config.EXPIRY_INTERVAL_MS });
-  const reconciler = createReconciler({ services, reservations, kafkaAdmin: sharedKafkaAdmin(services) });
+  const store = createSaleStore(services.redis, config.REDIS_KEY_PREFIX);
+  const guard = createRedisGuard({ redis: services.redis, store, logger });
+  const payments = createPaymentsConsumer(services, store, { groupId: opts.paymentsGroupId });
+  const expiry = createExpiryWorker(services, store, { intervalMs: opts.expiryIntervalMs ?? config.EXPIRY_INTERVAL_MS });
+  const reconciler = createReconciler({ services, store, kafkaAdmin: sharedKafkaAdmin(services) });
   const reconcileEvery = opts.reconcileIntervalMs ?? config.RECONCILE_INTERVAL_MS;
   const relayProducer = connectedProducer(createProducer(services.kafka));
   const relay = createOutboxRelay(
@@ -39,11 +46,29 @@ export function createLifecycle(
     },
   );
   let loop: { stop(): Promise<void> } | undefined;
+  let reopenLoop: { stop(): Promise<void> } | undefined;
+
+  /**
+   * Reconciles every blocked sale (a Redis guard, in any process, blocked it after a restart,
+   * data loss or failover) now rather than at the next periodic pass, and again each pass while
+   * the writer catches up: the sale stays closed only as long as the recompute needs.
+   */
+  async function reopenBlocked(): Promise<void> {
+    for (const saleId of await store.activeSales()) {
+      if (!(await store.isBlocked(saleId))) continue;
+      try {
+        const report = await reconciler.reconcile(saleId);
+        if (report?.reopened) log.warn({ saleId }, "a sale the Redis guard blocked was recomputed and reopened");
+      } catch (err) {
+        log.warn({ err, saleId }, "reconcile of a sale the Redis guard blocked failed; retrying next pass");
+      }
+    }
+  }
 
   /** Sales to look at: those MySQL says run now or ended within a day, and any Redis still holds. */
   async function runningSales(): Promise<string[]> {
     const recent = await services.database.db.select({ id: sales.id }).from(sales).where(gt(sales.endsAt, sql`NOW(3) - INTERVAL 1 DAY`));
-    return [...new Set([...recent.map((r) => r.id), ...(await reservations.activeSales())])];
+    return [...new Set([...recent.map((r) => r.id), ...(await store.activeSales())])];
   }
 
   // Every DEEP_EVERY-th pass compares every sale in full (buyers Redis lost without a restart,
@@ -80,8 +105,14 @@ export function createLifecycle(
       expiry.start();
       if (opts.relay !== false) relay.start();
       if (reconcileEvery > 0) loop = every(reconcileEvery, reconcileAll, (err) => log.error({ err }, "periodic reconcile failed"));
+      const reopenEvery = opts.reopenIntervalMs ?? 1000;
+      if (reopenEvery > 0)
+        reopenLoop = every(reopenEvery, reopenBlocked, (err) => log.error({ err }, "looking for blocked sales failed; retrying"));
     },
+    reopenBlocked,
     async stop() {
+      guard.stop();
+      await reopenLoop?.stop();
       await loop?.stop();
       await expiry.stop();
       await payments.stop();

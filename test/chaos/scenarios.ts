@@ -30,19 +30,19 @@ export interface ScenarioResult {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Ctx {
+export interface Ctx {
   stack: ChaosStack;
   platform: ChaosPlatform;
   services: Services;
   size: Size;
-  createSale(stock: number): Promise<string>;
+  createSale(stock: number, stockBuckets?: number): Promise<string>;
   load(saleId: string, users: number, rate: number, prefix?: string): Promise<LoadResult>;
   /** Samples the sale's pending handoff records every 200 ms; returns a stop() giving the peak. */
   sampleBacklog(saleId: string): () => number;
 }
 
 /** One scenario on a fresh stack and platform; checks the invariants after recovery. */
-async function withPlatform(
+export async function withPlatform(
   name: string,
   size: Size,
   body: (ctx: Ctx) => Promise<{
@@ -70,8 +70,14 @@ async function withPlatform(
     platform,
     services,
     size,
-    createSale: (stock) =>
-      createSaleVia(admin, platform.config.ADMIN_TOKEN, { id: `chaos-${newOrderId().toLowerCase()}`, title: name, stock, priceCents: 100 }),
+    createSale: (stock, stockBuckets) =>
+      createSaleVia(admin, platform.config.ADMIN_TOKEN, {
+        id: `chaos-${newOrderId().toLowerCase()}`,
+        title: name,
+        stock,
+        priceCents: 100,
+        stockBuckets,
+      }),
     load: (saleId, users, rate, prefix) =>
       runLoad({
         gatewayUrl: platform.gatewayUrl,

@@ -82,7 +82,7 @@ export async function testConfig(overrides: Record<string, string> = {}, kafka?:
   const config = loadConfig({
     NODE_ENV: "test",
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
-    REDIS_URL: s.redisUrl,
+    ...(s.redisCluster ? { REDIS_CLUSTER_NODES: s.redisTarget } : { REDIS_URL: s.redisTarget }),
     DATABASE_URL: s.databaseUrl,
     KAFKA_BROKERS: s.kafkaBrokers,
     REDIS_KEY_PREFIX: `test:${id}:`,

@@ -8,7 +8,14 @@ import { precreateDatabase, TEST_DATABASE_COLLATION } from "./env.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
-    stack: { redisUrl: string; databaseUrl: string; kafkaBrokers: string; kafkaControl?: string };
+    stack: {
+      /** A `redis://` URL, or a cluster's seed nodes `host:port,...` when `redisCluster`. */
+      redisTarget: string;
+      redisCluster: boolean;
+      databaseUrl: string;
+      kafkaBrokers: string;
+      kafkaControl?: string;
+    };
   }
 }
 
@@ -16,17 +23,27 @@ declare module "vitest" {
  * One embedded stack for the whole run: Redis and MariaDB reused from the machine (or started),
  * a Kafka mock of our own. Tests use their own database (`seckill_test_<schema version>`, with
  * TEST_DATABASE_COLLATION=<collation> `..._<collation>` pre-created with that default), random Redis key
- * prefixes and their own topics, so they never touch a developer's data.
+ * prefixes and their own topics, so they never touch a developer's data. TEST_REDIS_MODE=cluster
+ * (npm run test:cluster) runs them on the local Redis cluster instead of one server.
  */
 export default async function setup(project: TestProject) {
   // With TEST_DATABASE_COLLATION the shared database is one of its own, pre-created with that default.
   const collation = TEST_DATABASE_COLLATION;
   const database = `seckill_test_${schemaVersion()}${collation ? `_${collation}` : ""}`;
-  const stack = await startStack({ database, kafkaBrokers: 3, topicPrefix: "test." });
+  const cluster = process.env.TEST_REDIS_MODE === "cluster";
+  const stack = await startStack({
+    database,
+    kafkaBrokers: 3,
+    topicPrefix: "test.",
+    env: { ...process.env, REDIS_MODE: cluster ? "cluster" : "single" },
+  });
   if (collation) await precreateDatabase(stack.databaseUrl, collation);
   await migrateDatabase(stack.databaseUrl);
+  const redisTarget = stack.redisClusterNodes ?? stack.redisUrl;
+  if (!redisTarget) throw new Error("the stack provided no Redis");
   project.provide("stack", {
-    redisUrl: stack.redisUrl,
+    redisTarget,
+    redisCluster: stack.redisClusterNodes !== undefined,
     databaseUrl: stack.databaseUrl,
     kafkaBrokers: stack.kafkaBrokers,
     kafkaControl: stack.kafkaControl,

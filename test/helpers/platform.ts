@@ -50,7 +50,9 @@ export async function startTestPlatform(
     /** A private Kafka mock (for fault injection); default: the shared one. */
     kafka?: KafkaMock;
     /** Run the lifecycle worker (payments, expiry, reconcile, outbox relay); its timers are off unless given (the relay runs unless `relay: false`). */
-    lifecycle?: boolean | { expiryIntervalMs?: number; reconcileIntervalMs?: number; relay?: OutboxRelayOptions | false };
+    lifecycle?:
+      | boolean
+      | { expiryIntervalMs?: number; reconcileIntervalMs?: number; reopenIntervalMs?: number; relay?: OutboxRelayOptions | false };
     /** Run the loyalty ledger (reference consumer of the order events). */
     loyalty?: boolean;
     /** A database of its own pre-created with this default collation (e.g. utf8mb4_general_ci), as a DBA would. */
@@ -76,6 +78,7 @@ export async function startTestPlatform(
         expiryIntervalMs: lc.expiryIntervalMs ?? 3_600_000,
         reconcileIntervalMs: lc.reconcileIntervalMs ?? 0,
         relay: lc.relay,
+        reopenIntervalMs: lc.reopenIntervalMs ?? 0,
       })
     : undefined;
   await Promise.all([api.start(), gateway.start(), writer?.start(), lifecycle?.start()]);

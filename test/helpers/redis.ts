@@ -5,7 +5,7 @@ import { randomId, stackInfo } from "./env.js";
 
 /** A Redis client with the project's scripts, and a key prefix of this test's own (deleted after). */
 export function testRedis(): { redis: Redis; prefix: string; cleanup(): Promise<void> } {
-  const redis = createRedis(stackInfo().redisUrl, createLogger({ level: "silent" }));
+  const redis = createRedis(stackInfo().redisTarget, createLogger({ level: "silent" }));
   const prefix = `test:${randomId()}:`;
   return {
     redis,
@@ -28,7 +28,8 @@ export function testRedis(): { redis: Redis; prefix: string; cleanup(): Promise<
  * monitor that saw nothing at all cannot pass for one that watched.
  */
 export async function watchRedis(prefix: string): Promise<{ stop(): Promise<string[]> }> {
-  const url = new URL(stackInfo().redisUrl);
+  if (stackInfo().redisCluster) throw new Error("watchRedis watches one server (MONITOR); this test needs REDIS_URL, not a cluster");
+  const url = new URL(stackInfo().redisTarget);
   const port = Number(url.port || 6379);
   const probe = `${prefix}watch-probe-${randomId()}`;
   const seen: string[] = [];

@@ -1,4 +1,4 @@
-import type { PreloadSettings } from "../../apps/domain/reservations.js";
+import type { PreloadSettings } from "../../apps/domain/sale-store.js";
 import { randomId } from "./env.js";
 
 type AppLike = { request(path: string, init?: RequestInit): Response | Promise<Response> };
@@ -10,6 +10,7 @@ export interface SaleSpec {
   startsAt?: Date;
   endsAt?: Date;
   perUserLimit?: number;
+  stockBuckets?: number;
   priceCents?: number;
   /** Admission fields of POST /admin/sales (README "Admission"), passed through when given. */
   admission?: "open" | "pass" | "queue";
@@ -40,6 +41,7 @@ export async function createSaleVia(app: AppLike, adminToken: string, s: SaleSpe
       powDifficultyBits: s.powDifficultyBits,
       inletPerSecond: s.inletPerSecond,
       admissionWindowSeconds: s.admissionWindowSeconds,
+      ...(s.stockBuckets ? { stockBuckets: s.stockBuckets } : {}),
     }),
   });
   if (res.status !== 201) throw new Error(`create sale: ${res.status} ${await res.text()}`);

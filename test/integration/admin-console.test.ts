@@ -135,7 +135,7 @@ describe("editing a sale", () => {
     });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ priceCents: 777, perUserLimit: 2, totalStock: 5 });
-    const meta = await p.services.redis.hgetall(p.api.ctx.reservations.keys(saleId).meta);
+    const meta = await p.services.redis.hgetall(p.api.ctx.store.keys(saleId).meta);
     expect(meta).toMatchObject({ priceCents: "777", perUserLimit: "2" });
     expect((await req(`/api/sales/${saleId}`)).status).toBe(200);
   });

@@ -132,7 +132,7 @@ describe("a waiting-room pass buys once", () => {
     const orderId = bought.body.orderId as string;
 
     // The buyer does not pay: the expiry worker closes the order and returns its unit (slot 1).
-    expect((await p.api.ctx.reservations.release(saleId, orderId, admitted.user, 1)).kind).toBe("released");
+    expect((await p.api.ctx.store.release(saleId, orderId, admitted.user, 1)).kind).toBe("released");
     const next = await eventually("the next in line admitted for the returned unit", async () => {
       const s = await call("GET", `/api/sales/${saleId}/queue`, tokens[other]);
       return s.body.state === "admitted" ? (s.body.pass as string) : null;

@@ -116,6 +116,21 @@ describe("gateway", () => {
     expect(((await replay.json()) as { orderId: string }).orderId).toBe(orderId);
   });
 
+  it("after the sell-out, a buyer replaying the Idempotency-Key of a 202 they never saw gets that order, not 410", async () => {
+    const saleId = await p.createSale({ stock: 1 });
+    const token = await p.token(randomId("lost-answer-"));
+    const first = await p.buy(saleId, token, { headers: { "idempotency-key": "lost-202" } });
+    expect(first.status).toBe(202);
+    const { orderId } = (await first.json()) as { orderId: string };
+    await eventually("the gateway holds the sold-out flag", () => p.gateway.soldOut.isSoldOut(saleId));
+    expect((await p.buy(saleId, await p.token(randomId("late-")))).status).toBe(410);
+    const replay = await p.buy(saleId, token, { headers: { "idempotency-key": "lost-202" } });
+    expect(replay.status).toBe(202);
+    expect(((await replay.json()) as { orderId: string }).orderId).toBe(orderId);
+    // A key of a buyer who never bought still learns the sale is sold out (from the API).
+    expect((await p.buy(saleId, await p.token(randomId("keyed-")), { headers: { "idempotency-key": "k1" } })).status).toBe(410);
+  });
+
   it("a buyer whose order closed may buy again at once: the restock broadcast clears the gateway's memory of that sale", async () => {
     const saleId = await p.createSale({ stock: 10 });
     const userId = randomId("closer-");
@@ -128,7 +143,7 @@ describe("gateway", () => {
 
     // The order closes unpaid: its unit and the buyer's slot come back (release-4.lua), and the
     // restock broadcast reaches the gateway well inside the memory's 10 s.
-    expect(await p.api.ctx.reservations.release(saleId, first.orderId, userId, 1)).toMatchObject({ kind: "released" });
+    expect(await p.api.ctx.store.release(saleId, first.orderId, userId, 1)).toMatchObject({ kind: "released" });
     await eventually("the restock broadcast cleared the memory", () => !p.gateway.holders.holds(saleId, userId), 3000);
     expect(p.gateway.holders.holds("other-sale", userId)).toBe(true);
     const second = await p.buy(saleId, token);
@@ -285,11 +300,11 @@ describe("gateway", () => {
     const saleId = await p.createSale({ stock: 1 });
     expect((await p.buy(saleId, await p.token("only-one"))).status).toBe(202);
     await eventually("sold out at the gateway", () => p.gateway.soldOut.isSoldOut(saleId));
-    await p.services.redis.publish(p.api.ctx.reservations.global.restockChannel, saleId);
+    await p.services.redis.publish(p.api.ctx.store.global.restockChannel, saleId);
     await eventually("reopened by the restock broadcast", () => !p.gateway.soldOut.isSoldOut(saleId));
 
     p.gateway.soldOut.markSoldOut(saleId);
-    await p.services.redis.incr(p.api.ctx.reservations.keys(saleId).stock);
+    await p.services.redis.incr(p.api.ctx.store.keys(saleId).stock);
     await p.gateway.soldOut.refresh();
     expect(p.gateway.soldOut.isSoldOut(saleId)).toBe(false);
   });

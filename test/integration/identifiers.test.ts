@@ -162,7 +162,7 @@ describe.each(["utf8mb4_general_ci", "utf8mb4_bin"])("identifiers are byte-exact
         const [d] = await simulatePayment({ baseUrl, secret: p.services.config.PAYMENT_WEBHOOK_SECRET, ...m });
         expect(d.status).toBe(200);
       } else {
-        const out = await applyPayment(p.services, p.api.ctx.reservations, { v: 1, receivedAt: Date.now(), ...m });
+        const out = await applyPayment(p.services, p.api.ctx.store, { v: 1, receivedAt: Date.now(), ...m });
         expect(out).toEqual({ kind: "applied", outcome: "applied" });
       }
     }
@@ -233,7 +233,7 @@ describe.each(["utf8mb4_general_ci", "utf8mb4_bin"])("identifiers are byte-exact
       providerTxnId: txn,
       eventId: `evt_2${txn}`,
     });
-    const again = await applyPayment(p.services, p.api.ctx.reservations, {
+    const again = await applyPayment(p.services, p.api.ctx.store, {
       v: 1,
       receivedAt: Date.now(),
       orderId: b.id,
@@ -261,8 +261,8 @@ describe.each(["utf8mb4_general_ci", "utf8mb4_bin"])("identifiers are byte-exact
         eventId: `evt_${n}_${txn}`,
       });
       const outcomes = await Promise.all([
-        applyPayment(p.services, p.api.ctx.reservations, msg(a.id, 1)),
-        applyPayment(p.services, p.api.ctx.reservations, msg(b.id, 2)),
+        applyPayment(p.services, p.api.ctx.store, msg(a.id, 1)),
+        applyPayment(p.services, p.api.ctx.store, msg(b.id, 2)),
       ]);
       expect(outcomes.map((o) => (o.kind === "applied" ? o.outcome : o.kind)).sort()).toEqual(["failed", "txn_conflict"]);
       const [row] = await db().select().from(payments).where(eq(payments.providerTxnId, txn));

@@ -67,7 +67,7 @@ describe("order lifecycle: payments, expiry, stock return", () => {
               status,
               receivedAt: Date.now(),
             };
-            expect((await applyPayment(p.services, p.api.ctx.reservations, m)).kind).toBe("applied");
+            expect((await applyPayment(p.services, p.api.ctx.store, m)).kind).toBe("applied");
           } else {
             const [d] = await pay(r.id, 700, { status });
             expect(d.status).toBe(200);
@@ -107,7 +107,7 @@ describe("order lifecycle: payments, expiry, stock return", () => {
     const closedOnes = [...by("closed"), ...by("refund_required")];
     expect(closedOnes.every((o) => o.releasedAt !== null && o.liveSlot === null)).toBe(true);
     expect(by("paid").every((o) => o.closedAt === null && o.releasedAt === null)).toBe(true);
-    const k = p.api.ctx.reservations.keys(saleId);
+    const k = p.api.ctx.store.keys(saleId);
     expect(Number(await p.services.redis.get(k.stock))).toBe(1000 - by("paid").length); // remaining + live = preloaded
     expect(await p.services.redis.scard(k.released)).toBe(closedOnes.length); // returned exactly for the closed
     expect(await p.services.redis.hlen(k.buyers)).toBe(by("paid").length);
@@ -242,7 +242,7 @@ describe("order lifecycle: payments, expiry, stock return", () => {
     expect(closed).toMatchObject({ status: "closed", liveSlot: null });
     expect(closed.releasedAt).not.toBeNull();
     // The first buyer's slot is free again too: the unique key lets them buy anew after the close.
-    expect(Number(await p.services.redis.get(p.api.ctx.reservations.keys(saleId).stock))).toBe(0);
+    expect(Number(await p.services.redis.get(p.api.ctx.store.keys(saleId).stock))).toBe(0);
   });
 
   it("a payment arriving before the order writer stored the order waits for it instead of being lost", async () => {

@@ -263,7 +263,7 @@ describe("order events: outbox, relay and the reference consumer", () => {
         status: "succeeded" as const,
         receivedAt: Date.now(),
       };
-      await expect(applyPayment(p.services, p.api.ctx.reservations, m)).rejects.toSatisfy(injected);
+      await expect(applyPayment(p.services, p.api.ctx.store, m)).rejects.toSatisfy(injected);
       // 3. An expiry: the order stays pending.
       await db().update(orders).set({ payBy: sql`NOW(3) - INTERVAL 1 SECOND` }).where(eq(orders.id, stored[1].orderId));
       await expect(p.lifecycle!.expiry.runOnce()).rejects.toSatisfy(injected);
@@ -279,7 +279,7 @@ describe("order events: outbox, relay and the reference consumer", () => {
       // The fault gone, the same changes go through, each with exactly one event.
       await pool.query(`DROP TRIGGER order_events_fail_${saleId.replace(/-/g, "_")}`);
       expect((await persistOrders(db(), fresh)).inserted).toBe(2);
-      expect(await applyPayment(p.services, p.api.ctx.reservations, m)).toEqual({ kind: "applied", outcome: "applied" });
+      expect(await applyPayment(p.services, p.api.ctx.store, m)).toEqual({ kind: "applied", outcome: "applied" });
       await p.lifecycle!.expiry.runOnce();
       const events = await db().select().from(orderEvents).where(eq(orderEvents.saleId, saleId)).orderBy(orderEvents.seq);
       expect(

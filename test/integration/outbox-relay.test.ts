@@ -62,7 +62,7 @@ async function storedOrders(n: number) {
 }
 
 const payDirect = (orderId: string) =>
-  applyPayment(p.services, p.api.ctx.reservations, {
+  applyPayment(p.services, p.api.ctx.store, {
     v: 1,
     eventId: `evt-${orderId}`,
     orderId,

@@ -42,7 +42,7 @@ describe("the payments consumer never blocks on one order", () => {
     // its status key is there, so a payment for it waits for the row.
     const ghost = newOrderId();
     await p.services.redis.set(
-      p.api.ctx.reservations.global.order(ghost),
+      p.api.ctx.store.global.order(ghost),
       JSON.stringify({ saleId, userId: "ghost-buyer", acceptedAt: Date.now(), payBy: Date.now() + 900_000 }),
       "EX",
       600,

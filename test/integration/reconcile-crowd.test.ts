@@ -58,7 +58,7 @@ describe("reconcile during a crowd", () => {
     await eventually("5 rows", async () => (await p.rows(saleId)) === 5);
     expect((await p.lifecycle!.reconciler.reconcile(saleId))?.state).toBe("consistent");
 
-    await p.services.redis.incrby(p.api.ctx.reservations.keys(saleId).stock, 7);
+    await p.services.redis.incrby(p.api.ctx.store.keys(saleId).stock, 7);
     const report = await p.lifecycle!.reconciler.reconcile(saleId);
     expect(report?.state).toBe("needs_attention");
     expect(report?.problems).toEqual([expect.stringContaining("remaining + live slots - total = 7")]);

@@ -3,7 +3,7 @@ import { newOrderId } from "../../apps/core/ids.js";
 import { createLogger } from "../../apps/core/logger.js";
 import { createRedisPool, type Redis } from "../../apps/core/redis.js";
 import { createRedisGuard } from "../../apps/domain/redis-guard.js";
-import { createReservations } from "../../apps/domain/reservations.js";
+import { createSaleStore } from "../../apps/domain/sale-store.js";
 import { testRedis, watchRedis } from "../helpers/redis.js";
 import { openSale } from "../helpers/sales.js";
 import { eventually } from "../helpers/wait.js";
@@ -26,7 +26,7 @@ afterEach(async () => {
 
 describe("the reserve pool (REDIS_RESERVE_CONNECTIONS)", () => {
   it("spreads reserve calls over its connections in turn, and sells exactly the stock across them", async () => {
-    const r = createReservations(redis, prefix, { reserveVia: pool.clients });
+    const r = createSaleStore(redis, prefix, { reserveVia: pool.clients });
     await r.preload("s1", openSale({ totalStock: 50 }), true);
     const watch = await watchRedis(prefix);
     for (let i = 0; i < 4; i++) await r.reserve("s1", `u${i}`, newOrderId());
@@ -45,8 +45,8 @@ describe("the reserve pool (REDIS_RESERVE_CONNECTIONS)", () => {
   });
 
   it("the Redis guard refuses purchases from the moment any pool connection drops until it has checked again", async () => {
-    const r = createReservations(redis, prefix, { reserveVia: pool.clients });
-    const guard = createRedisGuard({ redis, watch: pool.clients, reservations: r, logger: createLogger({ level: "silent" }) });
+    const r = createSaleStore(redis, prefix, { reserveVia: pool.clients });
+    const guard = createRedisGuard({ redis, watch: pool.clients, store: r, logger: createLogger({ level: "silent" }) });
     await guard.check();
     expect(guard.verified).toBe(true);
 

@@ -1,19 +1,19 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { newOrderId } from "../../apps/core/ids.js";
-import type { Redis } from "../../apps/core/redis.js";
+import { duplicateClient, type Redis } from "../../apps/core/redis.js";
 import { orderMessageSchema } from "../../apps/domain/order-message.js";
-import { createReservations, type Reservations } from "../../apps/domain/reservations.js";
+import { createSaleStore, type SaleStore } from "../../apps/domain/sale-store.js";
 import { testRedis } from "../helpers/redis.js";
 import { openSale } from "../helpers/sales.js";
 
 let redis: Redis;
-let r: Reservations;
+let r: SaleStore;
 let cleanup: () => Promise<void>;
 beforeEach(() => {
   const t = testRedis();
   redis = t.redis;
   cleanup = t.cleanup;
-  r = createReservations(redis, t.prefix);
+  r = createSaleStore(redis, t.prefix);
 });
 afterEach(() => cleanup());
 
@@ -67,7 +67,7 @@ describe("reserve-6.lua", () => {
 
   it("sells the last unit, publishes sold-out once, then answers sold out", async () => {
     await r.preload("s1", openSale({ totalStock: 2 }), true);
-    const sub = redis.duplicate();
+    const sub = duplicateClient(redis);
     const published: string[] = [];
     await sub.subscribe(r.global.soldOutChannel);
     sub.on("message", (_c, m) => published.push(m));
@@ -157,7 +157,7 @@ describe("handoff-claim-2.lua", () => {
     expect(await r.claimOverdue("s1", 10, 5000)).toEqual([]); // within the grace period
     const k = r.keys("s1");
     await redis.zadd(k.due, 0, a, 0, b);
-    await r.acknowledge("s1", [b]);
+    await r.acknowledge("s1", 0, [b]);
     await redis.zadd(k.due, 0, b); // a stale due entry whose record is gone
     const claimed = await r.claimOverdue("s1", 10, 5000);
     expect(claimed.map((c) => c.orderId)).toEqual([a]);
@@ -174,7 +174,7 @@ describe("release-4.lua", () => {
     const orderId = newOrderId();
     const reserved = await r.reserve("s1", "alice", orderId);
     expect(reserved).toMatchObject({ kind: "reserved", remaining: 0 });
-    const sub = redis.duplicate();
+    const sub = duplicateClient(redis);
     const restocks: string[] = [];
     await sub.subscribe(r.global.restockChannel);
     sub.on("message", (_c, m) => restocks.push(m));

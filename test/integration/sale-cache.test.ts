@@ -46,7 +46,7 @@ describe("sale info from the two-level cache", () => {
   it("a second process finds the sale in Redis (the shared level) without asking MySQL", async () => {
     const saleId = await p.createSale({ stock: 7 });
     await p.api.ctx.saleCache.get(saleId); // warms both levels
-    const other = createSaleCache({ db: p.services.database.db, redis: p.services.redis, keys: p.api.ctx.reservations.global });
+    const other = createSaleCache({ db: p.services.database.db, store: p.api.ctx.store });
     expect((await other.get(saleId))?.totalStock).toBe(7);
     expect(other.dbLoads).toBe(0);
   });
@@ -55,16 +55,14 @@ describe("sale info from the two-level cache", () => {
     let now = 0;
     const saleId = await p.createSale({ stock: 3 });
     let failing = false;
-    const redis = new Proxy(p.services.redis, {
-      get(target, prop, receiver) {
-        if (failing && (prop === "get" || prop === "set")) return async () => Promise.reject(new Error("connection refused"));
-        return Reflect.get(target, prop, receiver);
-      },
-    });
-    const cache = createSaleCache(
-      { db: p.services.database.db, redis, keys: p.api.ctx.reservations.global },
-      { localTtlMs: 1000, now: () => now },
-    );
+    const shared = p.api.ctx.store.saleInfoCache;
+    const refused = async () => Promise.reject(new Error("connection refused"));
+    const saleInfoCache = {
+      get: (id: string) => (failing ? refused() : shared.get(id)),
+      set: (id: string, json: string, ttlMs: number) => (failing ? refused() : shared.set(id, json, ttlMs)),
+      del: shared.del,
+    };
+    const cache = createSaleCache({ db: p.services.database.db, store: { saleInfoCache } }, { localTtlMs: 1000, now: () => now });
     expect((await cache.get(saleId))?.totalStock).toBe(3);
     failing = true;
     now = 10_000;
@@ -75,7 +73,7 @@ describe("sale info from the two-level cache", () => {
   it("entries expire at jittered times, and the local level is bounded", async () => {
     let now = 0;
     const cache = createSaleCache(
-      { db: p.services.database.db, redis: p.services.redis, keys: p.api.ctx.reservations.global },
+      { db: p.services.database.db, store: p.api.ctx.store },
       { localTtlMs: 1000, maxEntries: 50, now: () => now },
     );
     const ids = await Promise.all(Array.from({ length: 40 }, () => p.createSale({ stock: 1, preload: false })));

@@ -42,7 +42,7 @@ describe("components as separate processes", () => {
         const logFile = join(tmpdir(), `seckill-split-${app}-${randomId()}.log`);
         const child = spawnEntry(`apps/${app}/main.ts`, {
           env: bareEnv({
-            REDIS_URL: stackInfo().redisUrl,
+            REDIS_URL: stackInfo().redisTarget,
             DATABASE_URL: stackInfo().databaseUrl,
             PORT: String(await freePort()),
             API_URL: "http://127.0.0.1:9",
@@ -75,7 +75,7 @@ describe("components as separate processes", () => {
     try {
       // The shared services: this test's Redis and database given, the Kafka mock started by the command.
       const stack = spawnManaged(process.execPath, ["--import", "tsx", "infra/stack-main.ts", "--write-env", envFile], {
-        env: bareEnv({ REDIS_URL: stackInfo().redisUrl, DATABASE_URL: db.url }),
+        env: bareEnv({ REDIS_URL: stackInfo().redisTarget, DATABASE_URL: db.url }),
         stdio: ["ignore", "pipe", "pipe"],
       });
       children.push(stack);

@@ -32,7 +32,7 @@ describe("embedded stack", () => {
       expect(stack.sources).toEqual({ redis: "started", mysql: "started", kafka: "started" });
       expect(stack.redisUrl).not.toBe("redis://127.0.0.1:6379");
 
-      const redis = new Redis(stack.redisUrl);
+      const redis = new Redis(stack.redisUrl ?? "");
       expect(await redis.config("GET", "appendonly")).toEqual(["appendonly", "yes"]);
       expect(await redis.config("GET", "dir")).toEqual(["dir", join(dataDir, "redis")]);
       await redis.quit();
@@ -55,7 +55,7 @@ describe("embedded stack", () => {
     } finally {
       await stack.stop();
     }
-    expect(await redisAnswers(stack.redisUrl)).toBe(false);
+    expect(await redisAnswers(stack.redisUrl ?? "")).toBe(false);
     expect(await mysqlAnswers(stack.databaseUrl)).toBe(false);
   });
 
@@ -69,7 +69,7 @@ describe("embedded stack", () => {
       await reused.stop();
     }
     const s = stackInfo();
-    const fromEnv = await startStack({ env: { REDIS_URL: s.redisUrl, DATABASE_URL: s.databaseUrl, KAFKA_BROKERS: s.kafkaBrokers } });
+    const fromEnv = await startStack({ env: { REDIS_URL: s.redisTarget, DATABASE_URL: s.databaseUrl, KAFKA_BROKERS: s.kafkaBrokers } });
     expect(fromEnv.sources).toEqual({ redis: "env", mysql: "env", kafka: "env" });
     expect(fromEnv.databaseUrl).toBe(s.databaseUrl);
     await fromEnv.stop();

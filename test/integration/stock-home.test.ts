@@ -110,7 +110,7 @@ describe("every sale's stock has one home", () => {
   it("a pool of another home's sale found in this Redis (left from before homes were recorded) is blocked: it never sells", async () => {
     const saleId = await a.createSale({ stock: 3 });
     // B's Redis holds a pool of A's sale, as two platforms could have built before this rule.
-    await b.api.ctx.reservations.preload(saleId, openSale({ totalStock: 3 }), true);
+    await b.api.ctx.store.preload(saleId, openSale({ totalStock: 3 }), true);
     expect((await b.buy(saleId, await b.token("stale-pool-1"))).status).toBe(202);
     const rec = await body(await admin(b, "POST", `/admin/sales/${saleId}/reconcile`));
     expect(rec).toMatchObject({ state: "elsewhere", redis: { loaded: true, blocked: true } });

@@ -4,8 +4,8 @@ import { createLogger } from "../../apps/core/logger.js";
 import { createRedis, type Redis } from "../../apps/core/redis.js";
 import { newQueueSeed, shuffleScore } from "../../apps/domain/admission/shuffle.js";
 import { createWaitingRoom, type WaitingRoom } from "../../apps/domain/admission/waiting-room.js";
-import { createReservations, type Reservations } from "../../apps/domain/reservations.js";
 import type { SaleInfo } from "../../apps/domain/sale-cache.js";
+import { createSaleStore, type SaleStore } from "../../apps/domain/sale-store.js";
 import { randomId, stackInfo } from "../helpers/env.js";
 import { testRedis } from "../helpers/redis.js";
 import { openSale } from "../helpers/sales.js";
@@ -19,11 +19,11 @@ import { sleep } from "../helpers/wait.js";
  */
 let t: ReturnType<typeof testRedis>;
 let room: WaitingRoom;
-let reservations: Reservations;
+let reservations: SaleStore;
 beforeAll(() => {
   t = testRedis();
   room = createWaitingRoom(t.redis, t.prefix);
-  reservations = createReservations(t.redis, t.prefix);
+  reservations = createSaleStore(t.redis, t.prefix);
 });
 afterAll(() => t.cleanup());
 
@@ -179,7 +179,7 @@ describe("waiting room", () => {
     const users = Array.from({ length: 3000 }, (_, i) => `w-${i}`);
     await inBatches(users, 1000, (u) => room.join(sale, u));
     // A second API: its own connection, its own store, the same Redis.
-    const other = createRedis(stackInfo().redisUrl, createLogger({ level: "silent" }));
+    const other = createRedis(stackInfo().redisTarget, createLogger({ level: "silent" }));
     const otherRoom = createWaitingRoom(other, t.prefix);
     try {
       const calls: { now: number; admitted: number }[] = [];
@@ -226,7 +226,7 @@ describe("waiting room", () => {
     expect((await room.admit(sale, 100)).admitted.length).toBeGreaterThan(0);
     const before = await Promise.all(["r-0", "r-1", "r-2", "r-3"].map(async (u) => (await room.status(sale, u)).q));
 
-    const restarted = createRedis(stackInfo().redisUrl, createLogger({ level: "silent" }));
+    const restarted = createRedis(stackInfo().redisTarget, createLogger({ level: "silent" }));
     try {
       const again = createWaitingRoom(restarted, t.prefix);
       const after = await Promise.all(["r-0", "r-1", "r-2", "r-3"].map(async (u) => (await again.status(sale, u)).q));

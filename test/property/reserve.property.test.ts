@@ -1,12 +1,12 @@
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { newOrderId } from "../../apps/core/ids.js";
-import { createReservations } from "../../apps/domain/reservations.js";
+import { createSaleStore } from "../../apps/domain/sale-store.js";
 import { randomId } from "../helpers/env.js";
 import { testRedis } from "../helpers/redis.js";
 
 const t = testRedis();
-const r = createReservations(t.redis, t.prefix);
+const r = createSaleStore(t.redis, t.prefix);
 afterAll(() => t.cleanup());
 
 type Command =
@@ -29,7 +29,7 @@ const popcount = (n: number) =>
     .filter((b) => b === "1").length;
 
 describe("reserve / release / preload scripts, property-based against a model", () => {
-  it("stock is never negative, remaining + live reservations = preloaded, every buyer within the limit", async () => {
+  it("stock is never negative, remaining + live store = preloaded, every buyer within the limit", async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 1, max: 8 }),

@@ -28,11 +28,10 @@ export function register(app: Hono<AppEnv>, ctx: AdminContext) {
   app.get("/admin/orders/:orderId/history", async (c) => {
     const orderId = c.req.param("orderId");
     const { db } = ctx.services.database;
-    const { redis } = ctx.services;
     const [[row], paid, queuedRaw] = await Promise.all([
       db.select().from(orders).where(eq(orders.id, orderId)).limit(1),
       db.select().from(payments).where(eq(payments.orderId, orderId)),
-      redis.get(ctx.reservations.global.order(orderId)),
+      ctx.store.queuedOrder(orderId),
     ]);
     const queued = queuedRaw ? (JSON.parse(queuedRaw) as { saleId: string; userId: string; acceptedAt: number; payBy: number }) : null;
     const saleId = row?.saleId ?? queued?.saleId ?? null;
@@ -54,8 +53,7 @@ export function register(app: Hono<AppEnv>, ctx: AdminContext) {
       });
     }
     if (saleId) {
-      const k = ctx.reservations.keys(saleId);
-      const [waiting, released] = await Promise.all([redis.hexists(k.handoff, orderId), redis.sismember(k.released, orderId)]);
+      const { waiting, released } = await ctx.store.orderInRedis(saleId, userId ?? "", orderId);
       if (waiting)
         events.push({
           at: null,

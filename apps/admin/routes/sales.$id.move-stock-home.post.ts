@@ -4,7 +4,8 @@ import { AppError, parseJsonBody } from "../../core/errors.js";
 import type { AppEnv } from "../../core/http.js";
 import { createRedis, type Redis } from "../../core/redis.js";
 import { json } from "../../core/respond.js";
-import { describeHome, identityKey, sameHome } from "../../domain/stock-home.js";
+import { createSaleStore } from "../../domain/sale-store.js";
+import { describeHome, sameHome } from "../../domain/stock-home.js";
 import type { AdminContext } from "../context.js";
 
 export const bodySchema = z
@@ -55,7 +56,7 @@ export function register(app: Hono<AppEnv>, ctx: AdminContext) {
       const client = other ?? ctx.services.redis;
       const where = body.fromRedisUrl ? `the Redis at fromRedisUrl` : "this instance's Redis";
       try {
-        const identity = await client.get(identityKey(from.prefix));
+        const identity = await createSaleStore(client, from.prefix).deploymentIdentity.read();
         if (identity !== from.redis && !body.oldHomeLost) {
           throw new AppError(
             "stock_home_unreachable",
@@ -78,7 +79,7 @@ export function register(app: Hono<AppEnv>, ctx: AdminContext) {
     if (!(await ctx.stockHomes.repoint(id, from, to))) {
       throw new AppError("conflict", `sale ${id}'s stock home changed while it was being moved; look again and retry`);
     }
-    await ctx.services.redis.del(ctx.reservations.global.saleInfo(id));
+    await ctx.store.saleInfoCache.del(id);
     log.warn(
       { from, to },
       `sale's stock home moved to ${describeHome(to)}: run POST /admin/sales/${id}/reconcile here to load it from MySQL`,

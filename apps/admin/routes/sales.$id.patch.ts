@@ -22,7 +22,7 @@ export function register(app: Hono<AppEnv>, ctx: AdminContext) {
     const patch = parseJsonBody(await c.req.text(), patchSaleSchema);
     const sale = await findSale(ctx, id);
     if (!sale) throw new AppError("sale_not_found", `no sale ${id}`);
-    const loaded = (await ctx.reservations.remaining(id)) !== null;
+    const loaded = (await ctx.store.remaining(id)) !== null;
     if (patch.stock !== undefined && patch.stock !== sale.totalStock && loaded) {
       throw new AppError("conflict", "the stock is loaded in Redis and cannot change now (it only changes before the preload)", {
         extra: { saleId: id },
@@ -46,8 +46,8 @@ export function register(app: Hono<AppEnv>, ctx: AdminContext) {
     if (next.endsAt <= next.startsAt) throw new AppError("invalid_request", "endsAt: must be after startsAt");
     const { id: _id, createdAt: _created, ...columns } = next;
     await ctx.services.database.db.update(sales).set(columns).where(eq(sales.id, id));
-    if (loaded) await ctx.reservations.preload(id, next, true);
-    await ctx.services.redis.del(ctx.reservations.global.saleInfo(id));
+    if (loaded) await ctx.store.preload(id, next, true);
+    await ctx.store.saleInfoCache.del(id);
     ctx.services.logger.info({ saleId: id, changed: Object.keys(patch), loaded }, "sale changed by an admin");
     return json(c, saleJson(next));
   });

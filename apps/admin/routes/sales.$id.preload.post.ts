@@ -32,8 +32,7 @@ export function register(app: Hono<AppEnv>, ctx: AdminContext) {
     // One home per sale's stock: the first preload records this instance's; any other refuses.
     const home = await ctx.stockHomes.claim(id);
     if (!home.here) throw stockHomeMismatch(id, home.home, home.self);
-    const k = ctx.reservations.keys(id);
-    if (!(await ctx.services.redis.exists(k.meta))) {
+    if (!(await ctx.store.isLoaded(id))) {
       const [sold] = await ctx.services.database.db.select({ n: count() }).from(orders).where(eq(orders.saleId, id));
       if (Number(sold.n) > 0) {
         // Loading the full stock now would sell again what MySQL already holds.
@@ -46,7 +45,7 @@ export function register(app: Hono<AppEnv>, ctx: AdminContext) {
         );
       }
     }
-    const out = await ctx.reservations.preload(id, sale, force);
+    const out = await ctx.store.preload(id, sale, force);
     if (out.kind === "started") {
       throw new AppError(
         "sale_started",
@@ -56,7 +55,7 @@ export function register(app: Hono<AppEnv>, ctx: AdminContext) {
         },
       );
     }
-    await ctx.services.redis.del(ctx.reservations.global.saleInfo(id));
+    await ctx.store.saleInfoCache.del(id);
     ctx.services.logger.info({ saleId: id, remaining: out.remaining, outcome: out.kind, force }, "sale preloaded into Redis");
     return json(c, { id, remaining: out.remaining });
   });

@@ -33,9 +33,7 @@ export function register(app: Hono<AppEnv>, ctx: AdminContext) {
       persisted.set(r.saleId, (persisted.get(r.saleId) ?? 0) + Number(r.n));
       if (r.status === "paid") paid.set(r.saleId, Number(r.n));
     }
-    const redis = await Promise.all(
-      ids.map((id) => Promise.all([ctx.reservations.remaining(id), ctx.services.redis.hget(ctx.reservations.keys(id).meta, "accepted")])),
-    );
+    const redis = await Promise.all(ids.map((id) => Promise.all([ctx.store.remaining(id), ctx.store.accepted(id)])));
     const now = Date.now();
     return json(c, {
       sales: rows.map((s, i) => {
@@ -48,7 +46,7 @@ export function register(app: Hono<AppEnv>, ctx: AdminContext) {
           totalStock: s.totalStock,
           loaded: remaining !== null,
           remaining: left,
-          accepted: Number(accepted ?? 0),
+          accepted,
           persisted: persisted.get(s.id) ?? 0,
           paid: paid.get(s.id) ?? 0,
           startsAt: s.startsAt.toISOString(),

@@ -32,9 +32,17 @@ export const createSaleSchema = z
     powDifficultyBits: z.number().int().min(0).max(32).default(16),
     inletPerSecond: z.number().int().min(1).max(100_000).default(50),
     admissionWindowSeconds: z.number().int().min(10).max(3600).default(120),
+    /** Buckets the stock is split over in Redis (see apps/domain/sale-store.ts). */
+    stockBuckets: z.number().int().min(1).max(64).default(1),
   })
   .strict()
-  .refine((s) => s.endsAt > s.startsAt, { message: "endsAt must be after startsAt", path: ["endsAt"] });
+  .refine((s) => s.endsAt > s.startsAt, { message: "endsAt must be after startsAt", path: ["endsAt"] })
+  // The waiting room's scripts read one stock key (the first bucket's): until they read every
+  // bucket, a queue sale keeps its stock in one.
+  .refine((s) => s.admission !== "queue" || s.stockBuckets === 1, {
+    message: "admission queue needs stockBuckets 1 (the waiting room reads one stock key)",
+    path: ["stockBuckets"],
+  });
 
 export function saleJson(s: Sale) {
   return {
@@ -46,6 +54,7 @@ export function saleJson(s: Sale) {
     endsAt: s.endsAt.toISOString(),
     paymentTimeoutSeconds: s.paymentTimeoutSeconds,
     perUserLimit: s.perUserLimit,
+    stockBuckets: s.stockBuckets,
     createdAt: s.createdAt.toISOString(),
     admission: s.admission,
     powDifficultyBits: s.powDifficultyBits,
@@ -69,6 +78,7 @@ export function register(app: Hono<AppEnv>, ctx: AdminContext) {
       endsAt: b.endsAt,
       paymentTimeoutSeconds: b.paymentTimeoutSeconds,
       perUserLimit: b.perUserLimit,
+      stockBuckets: b.stockBuckets,
       createdAt: new Date(),
       stockHomeRedis: null, // recorded by the first preload
       stockHomePrefix: null,

@@ -12,7 +12,7 @@ import { type ApiContext, requireUser } from "../context.js";
  * is still queued. Another user's order is 404, exactly like a missing one.
  */
 export function register(app: Hono<AppEnv>, ctx: ApiContext) {
-  const { database, redis, config } = ctx.services;
+  const { database, config } = ctx.services;
   app.get("/api/orders/:orderId", requireUser(config.JWT_SECRET), async (c) => {
     const orderId = c.req.param("orderId");
     const userId = c.get("userId");
@@ -30,7 +30,7 @@ export function register(app: Hono<AppEnv>, ctx: ApiContext) {
         payBy: row.payBy.toISOString(),
       });
     }
-    const queued = await redis.get(ctx.reservations.global.order(orderId));
+    const queued = await ctx.store.queuedOrder(orderId);
     if (!queued) throw notFound();
     const q = JSON.parse(queued) as { saleId: string; userId: string; acceptedAt: number; payBy: number };
     if (q.userId !== userId) throw notFound();

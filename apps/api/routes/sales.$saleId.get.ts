@@ -27,7 +27,7 @@ export function register(app: Hono<AppEnv>, ctx: ApiContext) {
     const sale = await ctx.saleCache.get(saleId);
     if (!sale) throw new AppError("sale_not_found", `no sale ${saleId}`);
     // Before the preload, the whole stock is still to be sold.
-    const remaining = (await ctx.reservations.remaining(saleId)) ?? sale.totalStock;
+    const remaining = (await ctx.store.remaining(saleId)) ?? sale.totalStock;
     const now = Date.now();
     const body = {
       id: sale.id,

@@ -7,7 +7,7 @@ import { json } from "../../core/respond.js";
 import { tracing } from "../../core/tracing.js";
 import { SALE_ID_PATTERN } from "../../domain/order-message.js";
 import { IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_MESSAGE, isPlainPurchaseBody, purchaseBodySchema } from "../../domain/purchase-request.js";
-import type { ReserveOutcome } from "../../domain/reservations.js";
+import type { ReserveOutcome } from "../../domain/sale-store.js";
 import { type ApiContext, requireUser } from "../context.js";
 
 /** How long an accepted order stays readable from Redis while it travels to MySQL. */
@@ -18,18 +18,18 @@ const QUEUED_ORDER_TTL_S = 7 * 24 * 3600;
  * 202 with the order id; the order travels to MySQL through Kafka (see ../handoff.ts).
  */
 export function register(app: Hono<AppEnv>, ctx: ApiContext) {
-  const { metrics, logger, redis, config } = ctx.services;
+  const { metrics, logger, config } = ctx.services;
   const log = logger.child({ component: "purchase" });
   const tracer = tracing();
   /** The reserve call in a span of its own when tracing is on (the script's EVALSHA is a child, from the ioredis instrumentation). */
   const reserve = (saleId: string, userId: string, orderId: string, idempotencyKey: string): Promise<ReserveOutcome> =>
     tracer
       ? tracer.inSpan("reserve-6.lua", { attributes: { "seckill.sale_id": saleId, "seckill.order_id": orderId } }, async (span) => {
-          const outcome = await ctx.reservations.reserve(saleId, userId, orderId, idempotencyKey);
+          const outcome = await ctx.store.reserve(saleId, userId, orderId, idempotencyKey);
           span.setAttribute("seckill.outcome", outcome.kind);
           return outcome;
         })
-      : ctx.reservations.reserve(saleId, userId, orderId, idempotencyKey);
+      : ctx.store.reserve(saleId, userId, orderId, idempotencyKey);
 
   /** A Redis read before the reserve script: fails closed like the script itself (503, Retry-After). */
   async function redisOrUnavailable<T>(read: () => Promise<T>, saleId: string, userId: string): Promise<T> {
@@ -67,7 +67,7 @@ export function register(app: Hono<AppEnv>, ctx: ApiContext) {
     // Without this its holder could take the returned unit that the queue's head was admitted for.
     if (admission === "queue" && !(await redisOrUnavailable(() => ctx.admission.room.holds(saleId, userId), saleId, userId))) {
       const replayed = idempotencyKey
-        ? await redisOrUnavailable(() => ctx.reservations.replayOf(saleId, userId, idempotencyKey), saleId, userId)
+        ? await redisOrUnavailable(() => ctx.store.replayOf(saleId, userId, idempotencyKey), saleId, userId)
         : null;
       if (replayed) return json(c, { orderId: replayed, status: "queued" }, 202);
       metrics.admissionRequests.inc({ call: "purchase", outcome: "admission_spent" });
@@ -90,7 +90,7 @@ export function register(app: Hono<AppEnv>, ctx: ApiContext) {
 
     switch (outcome.kind) {
       case "reserved": {
-        ctx.handoff.enqueue(saleId, orderId, outcome.message);
+        ctx.handoff.enqueue(saleId, orderId, outcome.message, outcome.bucket);
         // A waiting-room buyer's place is freed now, so the next tick can admit someone for the next unit.
         if (admission === "queue") {
           ctx.admission.room
@@ -102,8 +102,8 @@ export function register(app: Hono<AppEnv>, ctx: ApiContext) {
         // The handoff record the script wrote is what reaches Kafka; this copy only lets the
         // buyer read the order while it travels to MySQL (a failure here loses nothing).
         const queued = JSON.stringify({ saleId, userId, acceptedAt: outcome.acceptedAt, payBy: outcome.payBy });
-        redis
-          .set(ctx.reservations.global.order(orderId), queued, "EX", QUEUED_ORDER_TTL_S)
+        ctx.store
+          .rememberQueued(orderId, queued, QUEUED_ORDER_TTL_S)
           .catch((err) => log.warn({ err, orderId }, "could not cache the queued order for status reads"));
         return json(c, { orderId, status: "queued" }, 202);
       }

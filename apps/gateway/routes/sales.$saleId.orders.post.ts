@@ -91,7 +91,9 @@ export function register(app: Hono<AppEnv>, deps: PurchaseDeps) {
     inFlight++;
     try {
       const saleId = c.req.param("saleId");
-      if (deps.soldOut.isSoldOut(saleId)) return reject(c, "sold_out", "sold_out", "sold out", { extra: { saleId } });
+      // Not for a request carrying an Idempotency-Key either: a buyer whose 202 was lost (a gateway
+      // killed mid-answer) replays it after the sell-out and must get their order, not a 410.
+      if (!idempotencyKey && deps.soldOut.isSoldOut(saleId)) return reject(c, "sold_out", "sold_out", "sold out", { extra: { saleId } });
       const userId = await deps.authenticate(requestHeader(c, "authorization"));
       if (!userId) {
         const ip = clientIp(socketAddress(c), requestHeader(c, "x-forwarded-for"), deps.trustedProxyHops) ?? "unknown";

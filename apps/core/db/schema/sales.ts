@@ -11,6 +11,8 @@ export const sales = mysqlTable("sales", {
   endsAt: datetime("ends_at", { mode: "date", fsp: 3 }).notNull(),
   paymentTimeoutSeconds: int("payment_timeout_seconds", { unsigned: true }).notNull().default(900),
   perUserLimit: int("per_user_limit", { unsigned: true }).notNull().default(1),
+  /** Redis buckets the stock is split over (distinct hash slots, so a hot sale spans several masters). */
+  stockBuckets: int("stock_buckets", { unsigned: true }).notNull().default(1),
   createdAt: datetime("created_at", { mode: "date", fsp: 3 }).notNull(),
   /**
    * Where the sale's stock lives (its home): the identity of a Redis deployment (a random id that

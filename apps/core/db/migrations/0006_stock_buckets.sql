@@ -1,0 +1,1 @@
+ALTER TABLE `sales` ADD `stock_buckets` int unsigned DEFAULT 1 NOT NULL;

@@ -1,0 +1,23 @@
+import { defineConfig } from "vitest/config";
+import base from "./vitest.config.js";
+
+/**
+ * The cluster variant (`npm run test:cluster`): the integration tests that cross Redis most,
+ * run on the local Redis cluster (3 masters + 3 replicas, started or reused by the global setup)
+ * instead of one server, plus the cluster-only tests in test/cluster/ (failover, buckets across
+ * masters). Same files, same assertions: only where Redis is changes.
+ */
+export default defineConfig({
+  test: {
+    ...base.test,
+    include: [
+      "test/integration/reserve-script.test.ts",
+      "test/integration/purchase-flow.test.ts",
+      "test/integration/reconcile.test.ts",
+      "test/integration/stock-buckets.test.ts",
+      "test/cluster/**/*.test.ts",
+    ],
+    exclude: [],
+    env: { TEST_REDIS_MODE: "cluster" },
+  },
+});
