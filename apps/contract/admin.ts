@@ -1,11 +1,10 @@
 import { z } from "zod";
 import { bodySchema as moveStockHomeBody } from "../admin/routes/sales.$id.move-stock-home.post.js";
 import { createSaleSchema } from "../admin/routes/sales.post.js";
+import { saleFields } from "../admin/sale-fields.js";
 import type { ErrorCode } from "../core/errors.js";
 import type { Operation } from "./registry.js";
 import { adminOrder, adminSale, deadLetter, liveSnapshot, orderHistory, reconcileReport, saleListItem, saleStats } from "./schemas.js";
-
-const isoDate = z.iso.datetime({ offset: true }).transform((s) => new Date(s));
 
 /**
  * PATCH /admin/sales/:id: any field of the sale but its id and admission mode. `stock` only
@@ -13,23 +12,7 @@ const isoDate = z.iso.datetime({ offset: true }).transform((s) => new Date(s));
  * at once when the sale is loaded. Ending a sale early is `{"endsAt": <now>}`.
  */
 export const patchSaleSchema = z
-  .object({
-    title: z.string().trim().min(1).max(200),
-    priceCents: z.number().int().min(0).max(4_000_000_000),
-    stock: z.number().int().min(1).max(10_000_000),
-    startsAt: isoDate,
-    endsAt: isoDate,
-    paymentTimeoutSeconds: z
-      .number()
-      .int()
-      .min(10)
-      .max(7 * 24 * 3600),
-    perUserLimit: z.number().int().min(1).max(10),
-    powDifficultyBits: z.number().int().min(0).max(32),
-    /** A waiting room's admissions per second: takes effect at the next admission tick. */
-    inletPerSecond: z.number().int().min(1).max(100_000),
-    admissionWindowSeconds: z.number().int().min(10).max(3600),
-  })
+  .object(saleFields)
   .partial()
   .strict()
   .refine((b) => Object.keys(b).length > 0, { message: "nothing to change: give at least one field" })

@@ -9,29 +9,19 @@ import { json } from "../../core/respond.js";
 import { newQueueSeed, seedCommitment } from "../../domain/admission/shuffle.js";
 import { SALE_ID_PATTERN } from "../../domain/order-message.js";
 import type { AdminContext } from "../context.js";
-
-const isoDate = z.iso.datetime({ offset: true }).transform((s) => new Date(s));
+import { saleFields } from "../sale-fields.js";
 
 export const createSaleSchema = z
   .object({
     id: z.string().regex(SALE_ID_PATTERN, "id must be 1-64 of [A-Za-z0-9_-]").optional(),
-    title: z.string().trim().min(1).max(200),
-    priceCents: z.number().int().min(0).max(4_000_000_000),
-    stock: z.number().int().min(1).max(10_000_000),
-    startsAt: isoDate,
-    endsAt: isoDate,
-    paymentTimeoutSeconds: z
-      .number()
-      .int()
-      .min(10)
-      .max(7 * 24 * 3600)
-      .default(900),
-    perUserLimit: z.number().int().min(1).max(10).default(1),
+    ...saleFields,
+    paymentTimeoutSeconds: saleFields.paymentTimeoutSeconds.default(900),
+    perUserLimit: saleFields.perUserLimit.default(1),
     // Admission (README "Admission"): open, a proof-of-work pass, or a waiting room.
     admission: z.enum(["open", "pass", "queue"]).default("open"),
-    powDifficultyBits: z.number().int().min(0).max(32).default(16),
-    inletPerSecond: z.number().int().min(1).max(100_000).default(50),
-    admissionWindowSeconds: z.number().int().min(10).max(3600).default(120),
+    powDifficultyBits: saleFields.powDifficultyBits.default(16),
+    inletPerSecond: saleFields.inletPerSecond.default(50),
+    admissionWindowSeconds: saleFields.admissionWindowSeconds.default(120),
     /** Buckets the stock is split over in Redis (see apps/domain/sale-store.ts). */
     stockBuckets: z.number().int().min(1).max(64).default(1),
   })
