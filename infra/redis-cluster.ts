@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import { ensurePackages } from "./packages.js";
 import { freePort, spawnManaged, stopChild, waitUntil } from "./processes.js";
+import { redisServerArgs } from "./redis-server.js";
 import type { Provided } from "./stack.js";
 
 /** The local cluster's ports (its own, clear of 6379): three masters, three replicas. */
@@ -130,34 +131,17 @@ async function replicasInSync(ports: number[]): Promise<boolean> {
 function clusterNode(port: number, dir: string): ClusterNodeProcess {
   let child: ReturnType<typeof spawnManaged> | undefined;
   let exited: Promise<void> = Promise.resolve();
-  const args = () => [
-    "--port",
-    String(port),
-    "--bind",
-    "127.0.0.1",
-    "--dir",
-    dir,
-    "--cluster-enabled",
-    "yes",
-    "--cluster-config-file",
-    "nodes.conf",
-    "--cluster-node-timeout",
-    "2000",
-    "--cluster-require-full-coverage",
-    "no",
-    // appendfsync everysec: a crash may lose the last second of writes; the guard blocks the
-    // affected sales until reconcile recomputed them (DESIGN.md's one named exception).
-    "--appendonly",
-    "yes",
-    "--appendfsync",
-    "everysec",
-    "--save",
-    "",
-    "--daemonize",
-    "no",
-    "--logfile",
-    join(dir, "redis.log"),
-  ];
+  const args = () =>
+    redisServerArgs(port, dir, [
+      "--cluster-enabled",
+      "yes",
+      "--cluster-config-file",
+      "nodes.conf",
+      "--cluster-node-timeout",
+      "2000",
+      "--cluster-require-full-coverage",
+      "no",
+    ]);
   return {
     port,
     get pid() {

@@ -33,31 +33,36 @@ export async function provideRedis(opts: { url?: string; dataDir: string; reuseD
   const dir = join(opts.dataDir, "redis");
   mkdirSync(dir, { recursive: true });
   const port = opts.port ?? (await freePort());
-  // appendfsync everysec: a crash may lose Redis's last second of writes; DESIGN.md's one named
-  // exception, covered by reconcile-before-reopen.
-  const child = spawnManaged(
-    "redis-server",
-    [
-      "--port",
-      String(port),
-      "--bind",
-      "127.0.0.1",
-      "--dir",
-      dir,
-      "--appendonly",
-      "yes",
-      "--appendfsync",
-      "everysec",
-      "--save",
-      "",
-      "--daemonize",
-      "no",
-      "--logfile",
-      join(dir, "redis.log"),
-    ],
-    { stdio: "ignore" },
-  );
+  const child = spawnManaged("redis-server", redisServerArgs(port, dir), { stdio: "ignore" });
   const url = `redis://127.0.0.1:${port}`;
   await waitUntil("redis-server", () => redisAnswers(url), 15_000, child);
   return { url, source: "started", pid: child.pid, stop: () => stopChild(child) };
+}
+
+/**
+ * The arguments every redis-server the stack starts shares (a single server, each cluster node):
+ * loopback only, data in `dir`, AOF with appendfsync everysec and no RDB snapshots. A crash may
+ * lose Redis's last second of writes, the one loss the platform accepts: the Redis guard blocks
+ * the affected sales until reconcile has recomputed them.
+ */
+export function redisServerArgs(port: number, dir: string, extra: string[] = []): string[] {
+  return [
+    "--port",
+    String(port),
+    "--bind",
+    "127.0.0.1",
+    "--dir",
+    dir,
+    ...extra,
+    "--appendonly",
+    "yes",
+    "--appendfsync",
+    "everysec",
+    "--save",
+    "",
+    "--daemonize",
+    "no",
+    "--logfile",
+    join(dir, "redis.log"),
+  ];
 }
