@@ -1,12 +1,13 @@
-import { eq, inArray } from "drizzle-orm";
-import type { Kafka } from "kafkajs";
+import { and, eq, inArray, isNull, lte, sql } from "drizzle-orm";
+import type { Admin, Kafka } from "kafkajs";
 import type { Db } from "../../apps/core/db/client.js";
 import { orderEvents, orders } from "../../apps/core/db/schema/index.js";
-import { consumerTiming, createConsumer } from "../../apps/core/kafka.js";
+import { consumerLag, consumerTiming, createConsumer } from "../../apps/core/kafka.js";
 import { type OrderEvent, orderEventSchema } from "../../apps/domain/order-events.js";
 import { loyaltyBalances, loyaltyOrders, loyaltyProcessedEvents } from "../../apps/loyalty/db/schema.js";
 import { pointsFor } from "../../apps/loyalty/ledger.js";
 import { randomId } from "./env.js";
+import { sleep } from "./wait.js";
 
 export interface Seen {
   partition: number;
@@ -41,6 +42,133 @@ export async function watchTopic(kafka: Kafka, topic: string) {
   });
   await ready;
   return { seen, stop: () => consumer.disconnect() };
+}
+
+/**
+ * Reads the topic whole: every partition from its start up to the high watermark it had when
+ * called (a group of its own). Waits for that outcome, not for a time: on a starved machine a
+ * fetch may take long, and a reader that stops on a clock (or on a message count, which a
+ * redelivery inflates) reports events as missing that are only unread. `timeoutMs` only bounds
+ * a reader that stopped moving; then `complete` is false and `behind` says by how much.
+ */
+export async function readTopicWhole(kafka: Kafka, admin: Admin, topic: string, timeoutMs = 60_000) {
+  const ends = (await admin.fetchTopicOffsets(topic)).map((p) => ({ partition: p.partition, high: Number(p.high) }));
+  const watch = await watchTopic(kafka, topic);
+  const behind = () => {
+    const next = new Map<number, number>();
+    for (const s of watch.seen) next.set(s.partition, Math.max(next.get(s.partition) ?? 0, s.offset + 1));
+    return ends.reduce((n, e) => n + Math.max(0, e.high - (next.get(e.partition) ?? 0)), 0);
+  };
+  // The bound restarts whenever the reader moves: only a reader that stopped gives up.
+  let lastCount = -1;
+  let lastMove = Date.now();
+  while (behind() > 0 && Date.now() - lastMove < timeoutMs) {
+    if (watch.seen.length !== lastCount) {
+      lastCount = watch.seen.length;
+      lastMove = Date.now();
+    }
+    await sleep(100);
+  }
+  await watch.stop();
+  const left = behind();
+  return { seen: watch.seen, high: ends.reduce((n, e) => n + e.high, 0), complete: left === 0, behind: left };
+}
+
+/**
+ * What still moves in a sale (empty = it has come to rest, and comparing it end to end means
+ * something): payments the API accepted and the lifecycle worker has not applied (its group's
+ * committed offsets lag the payments topic; a parked payment holds its offset back), orders past
+ * their pay-by still pending (the expiry worker has not closed them), unsent outbox events, and
+ * differences between the loyalty ledger and the orders table. The ledger and the outbox alone
+ * are not enough: both agree with the orders table while a payment still waits in Kafka, and
+ * the order changes after the comparison.
+ */
+export async function unsettled(
+  deps: { db: Db; admin: Admin; paymentsGroupId: string; paymentsTopic: string },
+  saleId: string,
+): Promise<string[]> {
+  const { db } = deps;
+  const lag = await consumerLag(deps.admin, deps.paymentsGroupId, deps.paymentsTopic);
+  const [due] = await db
+    .select({ n: sql<number>`COUNT(*)` })
+    .from(orders)
+    .where(and(eq(orders.saleId, saleId), eq(orders.status, "pending_payment"), lte(orders.payBy, sql`NOW(3)`)));
+  const [unsent] = await db
+    .select({ n: sql<number>`COUNT(*)` })
+    .from(orderEvents)
+    .where(and(eq(orderEvents.saleId, saleId), isNull(orderEvents.sentAt)));
+  const diff = await ledgerDiff(db, saleId);
+  return [
+    ...(lag > 0 ? [`${lag} payment(s) not applied yet`] : []),
+    ...(Number(due.n) > 0 ? [`${due.n} order(s) past their pay-by still pending`] : []),
+    ...(Number(unsent.n) > 0 ? [`${unsent.n} outbox event(s) unsent`] : []),
+    ...(diff.length ? [`ledger differs: ${diff.slice(0, 3).join("; ")} (${diff.length} in all)`] : []),
+  ];
+}
+
+/** One sale's orders and outbox as of one MySQL snapshot (a REPEATABLE READ transaction). */
+export async function saleSnapshot(db: Db, saleId: string) {
+  return db.transaction(
+    async (tx) => {
+      const rows = await tx.select({ id: orders.id, status: orders.status }).from(orders).where(eq(orders.saleId, saleId));
+      const outbox = await tx
+        .select({ eventId: orderEvents.eventId, orderId: orderEvents.orderId, version: orderEvents.version })
+        .from(orderEvents)
+        .where(eq(orderEvents.saleId, saleId));
+      return { rows, outbox };
+    },
+    { isolationLevel: "repeatable read" },
+  );
+}
+
+/**
+ * Checks the order events of a sale against its orders (as of `saleSnapshot`) and what the topic
+ * held: each order's outbox rows are exactly versions 1..expectedVersion(status) (no state change
+ * without its event, no event without its change); every outbox event reached the topic at
+ * least once and none reached it that the outbox does not hold; per order, versions on the topic
+ * never go back. `seen` may hold other sales' events; they are ignored.
+ */
+export function compareEvents(snapshot: Awaited<ReturnType<typeof saleSnapshot>>, seen: readonly Seen[]) {
+  const orderIds = new Set(snapshot.rows.map((r) => r.id));
+  const ofSale = seen.filter((s) => orderIds.has(s.event.orderId));
+  const onTopic = new Set(ofSale.map((s) => s.event.eventId));
+  const arrived = new Map<string, number[]>();
+  for (const s of ofSale) arrived.set(s.event.orderId, [...(arrived.get(s.event.orderId) ?? []), s.event.version]);
+  const outboxOf = new Map<string, number[]>();
+  for (const e of snapshot.outbox) outboxOf.set(e.orderId, [...(outboxOf.get(e.orderId) ?? []), e.version]);
+  const problems: string[] = [];
+  let outOfOrder = 0;
+  let missing = 0;
+  let outboxWrong = 0;
+  for (const r of snapshot.rows) {
+    const want = Array.from({ length: Math.max(0, expectedVersion(r.status)) }, (_, i) => i + 1);
+    const have = [...(outboxOf.get(r.id) ?? [])].sort((a, b) => a - b);
+    if (have.join() !== want.join()) {
+      outboxWrong++;
+      if (problems.length < 5) problems.push(`${r.id}: ${r.status}, outbox versions [${have}], want [${want}]`);
+    }
+    const v = arrived.get(r.id) ?? [];
+    if (v.some((x, i) => i > 0 && x < v[i - 1])) outOfOrder++;
+  }
+  for (const e of snapshot.outbox)
+    if (!onTopic.has(e.eventId)) {
+      missing++;
+      if (problems.length < 5) problems.push(`${e.orderId}: outbox event v${e.version} (${e.eventId}) not on the topic`);
+    }
+  const inOutbox = new Set(snapshot.outbox.map((e) => e.eventId));
+  const strays = [...onTopic].filter((id) => !inOutbox.has(id)).length;
+  if (strays && problems.length < 5) problems.push(`${strays} event(s) on the topic that the outbox does not hold`);
+  const missingOrders = new Set(snapshot.outbox.filter((e) => !onTopic.has(e.eventId)).map((e) => e.orderId)).size;
+  return {
+    messages: ofSale.length,
+    resent: ofSale.length - onTopic.size,
+    outOfOrder,
+    missing,
+    missingOrders,
+    outboxWrong,
+    strays,
+    problems,
+  };
 }
 
 /** The versions an order's events reach for its current status: created 1, paid/closed 2, refund_required 3. */
