@@ -365,14 +365,22 @@ export const SCENARIOS: Record<string, (size: Size) => Promise<ScenarioResult>> 
       const faultEnd = Date.now();
       const p99 = percentile(load.acceptLatencies, 99);
       const baseP99 = percentile(baseLoad.acceptLatencies, 99);
+      const p50 = percentile(load.acceptLatencies, 50);
+      const baseP50 = percentile(baseLoad.acceptLatencies, 50);
       return {
         saleId,
         load,
         stock: users * 2,
         faultEnd,
-        notes: [`accept p99 ${p99.toFixed(1)} ms vs ${baseP99.toFixed(1)} ms at RTT 0`, `backlog peak ${peak()}`],
+        notes: [
+          `accept p50 ${p50.toFixed(1)} ms vs ${baseP50.toFixed(1)} ms at RTT 0, p99 ${p99.toFixed(1)} ms vs ${baseP99.toFixed(1)} ms`,
+          `backlog peak ${peak()}`,
+        ],
         // The 202 does not wait for Kafka: a 200 ms round trip must not reach the purchase answer.
-        latencyPass: p99 < 200,
+        // Were it on the path, every answer would carry it, so the median would move by ~200 ms
+        // against the same run's RTT-0 load. Compared with that neighbour, not with a fixed number:
+        // with the cores saturated (--cpu-hog) the RTT-0 p99 alone was 525 ms.
+        latencyPass: p50 < baseP50 + 100,
       };
     }),
 
