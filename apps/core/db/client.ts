@@ -11,6 +11,8 @@ export interface Database {
   close(): Promise<void>;
 }
 
+const CONNECT_TIMEOUT_MS = 10_000;
+
 export const MIGRATIONS_DIR = fromRoot("apps/core/db/migrations/");
 
 /** The database name in a mysql:// URL (the path). */
@@ -28,7 +30,10 @@ export function createDatabase(url: string, poolSize = 10): Database {
     timezone: "Z",
     dateStrings: false,
     enableKeepAlive: true,
-    connectTimeout: 3000,
+    // A stopped server refuses at once (ECONNREFUSED); this bounds only a server too busy to
+    // finish the handshake. 3 s was too short on a box with its cores saturated: pools failed
+    // their connects (ETIMEDOUT) while MariaDB was merely slow.
+    connectTimeout: CONNECT_TIMEOUT_MS,
   });
   pool.on("connection", (conn) => {
     conn.query("SET time_zone = '+00:00'");
@@ -55,7 +60,7 @@ export async function ensureDatabase(url: string): Promise<void> {
   const name = databaseName(url);
   const u = new URL(url);
   u.pathname = "/";
-  const conn = await mysql.createConnection({ uri: u.toString(), connectTimeout: 3000 });
+  const conn = await mysql.createConnection({ uri: u.toString(), connectTimeout: CONNECT_TIMEOUT_MS });
   try {
     await conn.query(`CREATE DATABASE IF NOT EXISTS \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
   } finally {
