@@ -15,6 +15,8 @@ export default defineConfig({
       "test/integration/purchase-flow.test.ts",
       "test/integration/reconcile.test.ts",
       "test/integration/stock-buckets.test.ts",
+      "test/integration/stock-buckets-crowd.test.ts",
+      "test/integration/sale-patch-lost-bucket.test.ts",
       "test/cluster/**/*.test.ts",
     ],
     exclude: [],

@@ -34,7 +34,17 @@ export const adminOperations: Operation[] = [
     path: "/admin/console",
     tag: "admin console",
     summary: "The admin console (a page; sign in with the admin token)",
-    ok: { 200: { description: "HTML", schema: z.string(), contentType: "text/html" } },
+    description: "503 `unavailable` while the web pages are not built (`npm run build:web`).",
+    ok: {
+      200: {
+        description: "HTML",
+        schema: z.string(),
+        contentType: "text/html",
+        headers: { ETag: "entity tag", "Cache-Control": "no-cache" },
+      },
+      304: { description: "not modified (If-None-Match matched)" },
+    },
+    errors: ["unavailable"],
   },
   {
     method: "get",

@@ -150,6 +150,7 @@ export const publicOperations: Operation[] = [
     path: "/",
     tag: "pages",
     summary: "The storefront demo page (static, cacheable: Cache-Control and ETag)",
+    description: "503 `unavailable` while the web pages are not built (`npm run build:web`).",
     ok: {
       200: {
         description: "HTML",
@@ -159,6 +160,7 @@ export const publicOperations: Operation[] = [
       },
       304: { description: "not modified (If-None-Match matched)" },
     },
+    errors: ["unavailable"],
   },
 ];
 

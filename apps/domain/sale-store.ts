@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { keySlot, type Redis, shardTags } from "../core/redis.js";
 import { bucketTag, globalKeys, reserveKeys, type SaleKeys, saleKeys } from "./keys.js";
 import { orderMessageHead } from "./order-message.js";
@@ -115,6 +116,14 @@ function script(redis: Redis, name: string): Script {
   if (typeof fn !== "function") throw new Error(`redis script ${name} is not registered (see lua/)`);
   return fn.bind(redis);
 }
+
+/**
+ * How long, in ms, a buyer who finds every bucket dry waits for stock moves in flight before
+ * being told sold out, and how often it looks again. A move is two round trips (take, give);
+ * one a crash left half done is finished by reconcile, so the wait stays short.
+ */
+const MOVE_WAIT_MS = 500;
+const MOVE_POLL_MS = 10;
 
 /** How long the relay leaves a fresh handoff record alone (the accepting API publishes it itself). */
 export const DEFAULT_HANDOFF_GRACE_MS = 3000;
@@ -251,6 +260,12 @@ export function createSaleStore(
     return p;
   }
 
+  /** Whether any bucket of the sale records a move not yet finished (taken, maybe given, record not yet dropped). */
+  async function movesInFlight(saleId: string, n: number): Promise<boolean> {
+    const lens = await Promise.all(bucketKeys(saleId, n).map((k) => redis.hlen(k.moves)));
+    return lens.some((l) => l > 0);
+  }
+
   /** Units taken out of a bucket and not yet received, with what finishing them needs. */
   async function pendingMoves(ks: SaleKeys[]) {
     const out: { from: number; to: number; moveId: string; units: number }[] = [];
@@ -296,6 +311,7 @@ export function createSaleStore(
       if (n === null) return { kind: "not_loaded" };
       const home = homeBucket(userId, n);
       const k = bucketKeys(saleId, n)[home];
+      let waitMovesUntil = 0;
       for (let attempt = 0; ; attempt++) {
         const reply = await reserveIn(k, saleId, userId, orderId, idempotencyKey, n === 1);
         const code = Number(reply[0]);
@@ -317,6 +333,16 @@ export function createSaleStore(
         // takes: the loop ends within the stock. The cap only guards against a bug.
         if (kind !== "sold_out" || n === 1 || attempt >= 10_000) return { kind };
         if ((await refill(saleId, n, home)) > 0) continue;
+        // Every bucket looks dry, but units another API took for its buyers may still be on
+        // their way (take done, give not yet): they land in one bucket, whose buyer takes one
+        // and leaves the rest. Told sold out now, this buyer would leave those units unsold in a
+        // one-shot crowd; so wait for moves in flight (bounded: a move a crash left half done
+        // stays recorded until reconcile finishes it) and look again.
+        waitMovesUntil ||= Date.now() + MOVE_WAIT_MS;
+        if (Date.now() < waitMovesUntil && (await movesInFlight(saleId, n))) {
+          await sleep(MOVE_POLL_MS);
+          continue;
+        }
         // Every bucket is dry: the sale sold out (units in flight between buckets land in a bucket
         // whose buyers take them; the gateways' refresh reopens the sale if they do).
         const now = Date.now();

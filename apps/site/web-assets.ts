@@ -73,7 +73,10 @@ export function createWebAssets(dir = WEB_DIST) {
     return files.get(path);
   };
   const notBuilt = (c: Context) =>
-    errorResponse(c, "unavailable", "the web pages are not built: run `npm run build:web` (npm start and npm test do it)");
+    // A 503 like every other: clients and proxies retry after Retry-After (the pages are read again on the next request).
+    errorResponse(c, "unavailable", "the web pages are not built: run `npm run build:web` (npm start and npm test do it)", {
+      headers: { "retry-after": "5" },
+    });
   return {
     /** An HTML page of the app, e.g. "storefront/index.html". */
     page(name: string, opts: StaticOptions) {

@@ -46,7 +46,17 @@ export function register(app: Hono<AppEnv>, ctx: AdminContext) {
     if (next.endsAt <= next.startsAt) throw new AppError("invalid_request", "endsAt: must be after startsAt");
     const { id: _id, createdAt: _created, ...columns } = next;
     await ctx.services.database.db.update(sales).set(columns).where(eq(sales.id, id));
-    if (loaded) await ctx.store.preload(id, next, true);
+    // A split sale that lost a bucket with its shard waits for reconcile, which recomputes it from
+    // MySQL with these settings; preloading now would load the lost bucket with its initial share
+    // and sell again the units its buyers already hold.
+    const whole = loaded && (await ctx.store.isLoaded(id));
+    if (whole) await ctx.store.preload(id, next, true);
+    else if (loaded) {
+      ctx.services.logger.warn(
+        { saleId: id },
+        "sale changed while Redis has lost part of it: the change reaches Redis when reconcile recomputes the sale (POST /admin/sales/:id/reconcile)",
+      );
+    }
     await ctx.store.saleInfoCache.del(id);
     ctx.services.logger.info({ saleId: id, changed: Object.keys(patch), loaded }, "sale changed by an admin");
     return json(c, saleJson(next));
