@@ -44,6 +44,7 @@ if (spec.rate) {
 // "sold out after" is measured from the first request, not from this process's start-up.
 const startedAt = Date.now();
 let last2xxAt = 0;
+let lastAnswerAt = 0;
 const instance = autocannon({
   url: spec.url,
   method: spec.method,
@@ -69,6 +70,7 @@ const refusedMs: number[] = [];
   "response",
   (_client: unknown, status: number, _bytes: number, responseTimeMs: number) => {
     byStatus[status] = (byStatus[status] ?? 0) + 1;
+    lastAnswerAt = Date.now();
     if (status >= 200 && status < 300) {
       last2xxAt = Date.now();
       acceptedMs.push(responseTimeMs);
@@ -85,9 +87,9 @@ const statuses: Record<string, number> = {};
 for (const k of ["1xx", "2xx", "3xx", "4xx", "5xx"] as const) statuses[k] = (result as unknown as Record<string, number>)[k] ?? 0;
 process.stdout.write(
   `${JSON.stringify({
-    // With `amount` the run is short and autocannon's per-second average counts its partial
-    // last second as a whole one: answers over the measured time instead.
-    rps: spec.amount ? result.requests.total / ((Date.now() - startedAt) / 1000) : result.requests.average,
+    // With `amount` the run is short, and autocannon both averages per whole second and ends on
+    // its next one-second tick: answers over the time to the last answer instead.
+    rps: spec.amount ? result.requests.total / ((lastAnswerAt - startedAt) / 1000) : result.requests.average,
     total: result.requests.total,
     p50: result.latency.p50,
     p99: result.latency.p99,
