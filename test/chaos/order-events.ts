@@ -108,7 +108,7 @@ export async function orderEventsChaos(c: EventsCtx, size: "short" | "full") {
   const topic = await readTopicWhole(c.services.kafka, admin, c.services.topics.orderEvents);
   const cmp = compareEvents(snapshot, topic.seen);
   notes.push(
-    `${cmp.messages} event messages (${cmp.resent} resent), ${cmp.outOfOrder} orders out of order, ${cmp.missingOrders} with events missing, ${cmp.outboxWrong} with outbox rows unlike their state${topic.complete ? "" : `; topic not read whole (${topic.behind} message(s) unread)`}`,
+    `${cmp.messages} event messages (${cmp.resent} resent), ${cmp.outOfOrder} orders out of order, ${cmp.lateRepeats} repeat(s) of an older version after a newer one, ${cmp.missingOrders} with events missing, ${cmp.outboxWrong} with outbox rows unlike their state${topic.complete ? "" : `; topic not read whole (${topic.behind} message(s) unread)`}`,
   );
   if (cmp.problems.length) notes.push(`e.g. ${cmp.problems.join("; ")}`);
 

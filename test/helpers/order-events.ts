@@ -125,15 +125,28 @@ export async function saleSnapshot(db: Db, saleId: string) {
  * Checks the order events of a sale against its orders (as of `saleSnapshot`) and what the topic
  * held: each order's outbox rows are exactly versions 1..expectedVersion(status) (no state change
  * without its event, no event without its change); every outbox event reached the topic at
- * least once and none reached it that the outbox does not hold; per order, versions on the topic
- * never go back. `seen` may hold other sales' events; they are ignored.
+ * least once and none reached it that the outbox does not hold; per order, events first arrive
+ * in version order (a repeat of an event already delivered is counted in lateRepeats). `seen` may hold other sales' events; they are ignored.
  */
 export function compareEvents(snapshot: Awaited<ReturnType<typeof saleSnapshot>>, seen: readonly Seen[]) {
   const orderIds = new Set(snapshot.rows.map((r) => r.id));
   const ofSale = seen.filter((s) => orderIds.has(s.event.orderId));
   const onTopic = new Set(ofSale.map((s) => s.event.eventId));
+  // Per order, the versions in the order their events first arrived. Delivery is at least once,
+  // so an event may come again later (a relay killed between Kafka's ack and its mark re-sends);
+  // consumers drop a repeat by eventId, so a repeat is counted apart (lateRepeats), not as order.
   const arrived = new Map<string, number[]>();
-  for (const s of ofSale) arrived.set(s.event.orderId, [...(arrived.get(s.event.orderId) ?? []), s.event.version]);
+  const firstSeen = new Set<string>();
+  let lateRepeats = 0;
+  for (const s of ofSale) {
+    const got = arrived.get(s.event.orderId) ?? [];
+    if (firstSeen.has(s.event.eventId)) {
+      if (got.some((v) => v > s.event.version)) lateRepeats++;
+      continue;
+    }
+    firstSeen.add(s.event.eventId);
+    arrived.set(s.event.orderId, [...got, s.event.version]);
+  }
   const outboxOf = new Map<string, number[]>();
   for (const e of snapshot.outbox) outboxOf.set(e.orderId, [...(outboxOf.get(e.orderId) ?? []), e.version]);
   const problems: string[] = [];
@@ -163,6 +176,7 @@ export function compareEvents(snapshot: Awaited<ReturnType<typeof saleSnapshot>>
     messages: ofSale.length,
     resent: ofSale.length - onTopic.size,
     outOfOrder,
+    lateRepeats,
     missing,
     missingOrders,
     outboxWrong,
