@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import type { Cluster } from "ioredis";
 import { createSaleStore } from "../../apps/domain/sale-store.js";
 import { clusterHealthy, provideRedisCluster } from "../../infra/redis-cluster.js";
-import { type Ctx, formatTable, type ScenarioResult, withPlatform } from "./scenarios.js";
+import { type Ctx, crashedResult, formatTable, type ScenarioResult, withPlatform } from "./scenarios.js";
 
 /**
  * `npm run chaos:cluster [-- --short]`: fault scenarios on a Redis cluster of their own (3 masters
@@ -135,17 +135,7 @@ try {
     try {
       results.push(await run());
     } catch (err) {
-      results.push({
-        scenario: name,
-        accepted: 0,
-        rows: 0,
-        duplicates: 0,
-        lost: 0,
-        oversold: 0,
-        recoverMs: 0,
-        pass: false,
-        notes: [`crashed: ${(err as Error).stack}`],
-      });
+      results.push(crashedResult(name, err));
     }
   }
 } finally {

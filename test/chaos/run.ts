@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { cpuHogsFromArgs, startCpuHogs } from "./cpu-hog.js";
-import { formatTable, SCENARIOS, type ScenarioResult, type Size } from "./scenarios.js";
+import { crashedResult, formatTable, SCENARIOS, type ScenarioResult, type Size } from "./scenarios.js";
 
 /**
  * `npm run chaos [-- --short] [-- --cpu-hog[=N]] [-- <scenario number>...]`: runs the fault
@@ -23,17 +23,7 @@ for (const [name, run] of Object.entries(SCENARIOS)) {
   try {
     results.push(await run(size));
   } catch (err) {
-    results.push({
-      scenario: name,
-      accepted: 0,
-      rows: 0,
-      duplicates: 0,
-      lost: 0,
-      oversold: 0,
-      recoverMs: 0,
-      pass: false,
-      notes: [`crashed: ${(err as Error).stack}`],
-    });
+    results.push(crashedResult(name, err));
   }
   process.stderr.write(`  done in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
 }

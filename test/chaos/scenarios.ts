@@ -28,6 +28,21 @@ export interface ScenarioResult {
   notes: string[];
 }
 
+/** The result of a scenario that threw: a failure that says why, so one crash ends no run. */
+export function crashedResult(scenario: string, err: unknown): ScenarioResult {
+  return {
+    scenario,
+    accepted: 0,
+    rows: 0,
+    duplicates: 0,
+    lost: 0,
+    oversold: 0,
+    recoverMs: 0,
+    pass: false,
+    notes: [`crashed: ${(err as Error).stack}`],
+  };
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface Ctx {
