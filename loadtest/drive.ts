@@ -45,6 +45,8 @@ if (spec.rate) {
 const startedAt = Date.now();
 let last2xxAt = 0;
 let lastAnswerAt = 0;
+let answers = 0;
+let answersByLast2xx = 0;
 const instance = autocannon({
   url: spec.url,
   method: spec.method,
@@ -71,8 +73,10 @@ const refusedMs: number[] = [];
   (_client: unknown, status: number, _bytes: number, responseTimeMs: number) => {
     byStatus[status] = (byStatus[status] ?? 0) + 1;
     lastAnswerAt = Date.now();
+    answers++;
     if (status >= 200 && status < 300) {
       last2xxAt = Date.now();
+      answersByLast2xx = answers;
       acceptedMs.push(responseTimeMs);
     } else refusedMs.push(responseTimeMs);
   },
@@ -99,6 +103,7 @@ process.stdout.write(
     durationS: result.duration,
     startedAt,
     last2xxMs: last2xxAt ? last2xxAt - startedAt : null,
+    answersByLast2xx,
     byStatus,
     accepted: { p50: pct(acceptedMs, 0.5), p99: pct(acceptedMs, 0.99) },
     refused: { p50: pct(refusedMs, 0.5), p99: pct(refusedMs, 0.99) },

@@ -17,6 +17,8 @@ export interface DriveResult {
   startedAt: number;
   /** ms from the first request to the last 2xx answer (null: none). */
   last2xxMs: number | null;
+  /** Closed-loop runs only: answers received up to and including the last 2xx (a crowd's selling phase). */
+  answersByLast2xx?: number;
   /** Closed-loop runs only: answers by exact status, and latency (ms) of 2xx answers and of the rest apart. */
   byStatus?: Record<string, number>;
   accepted?: { p50: number | null; p99: number | null };

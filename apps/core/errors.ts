@@ -76,9 +76,12 @@ export function errorResponse(
   message: string,
   opts: { extra?: Record<string, unknown>; headers?: Record<string, string> } = {},
 ): Response {
-  const requestId = c.get("requestId") as string | undefined;
-  const body: ErrorBody = { error: { code, message, ...opts.extra, requestId } };
-  return json(c, body, ERROR_STATUS[code], opts.headers);
+  return json(c, errorBody(code, message, opts.extra, c.get("requestId") as string | undefined), ERROR_STATUS[code], opts.headers);
+}
+
+/** The uniform error body: `{ error: { code, message, ...extra, requestId } }`. */
+export function errorBody(code: ErrorCode, message: string, extra?: Record<string, unknown>, requestId?: string): ErrorBody {
+  return { error: { code, message, ...extra, requestId } };
 }
 
 /**

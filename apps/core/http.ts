@@ -28,6 +28,11 @@ export function incomingOf(c: Context): IncomingMessage | undefined {
 
 const SAFE_REQUEST_ID = /^[\w\-=]{1,255}$/;
 
+/** A request's id: the caller's X-Request-Id when it is safe to echo (1-255 of [A-Za-z0-9_=-]), else a new UUID. */
+export function requestIdFor(given: string | undefined): string {
+  return given !== undefined && SAFE_REQUEST_ID.test(given) ? given : crypto.randomUUID();
+}
+
 /**
  * The base every HTTP app starts from: a request id, one log line per request with its outcome
  * and duration, the uniform error body, and 404 for unknown routes.
@@ -46,8 +51,7 @@ export function createHttpApp(logger: Logger): Hono<AppEnv> {
   if (t) app.use(serverSpans(t));
   app.use(async (c, next) => {
     const started = performance.now();
-    const given = requestHeader(c, "x-request-id");
-    c.set("requestId", given !== undefined && SAFE_REQUEST_ID.test(given) ? given : crypto.randomUUID());
+    c.set("requestId", requestIdFor(requestHeader(c, "x-request-id")));
     await next();
     const status = c.res.status;
     // The line is built only when it is written: at the peak of a sale this runs for every request.

@@ -1,4 +1,4 @@
-import { createServer, type Server, STATUS_CODES } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
 import { getRequestListener, RequestError } from "@hono/node-server";
 import type { Hono } from "hono";
@@ -83,9 +83,14 @@ export function listen(
   app: Hono<AppEnv>,
   host: string,
   port: number,
-  opts: Partial<HttpTimeouts> & { logger?: Logger } = {},
+  opts: Partial<HttpTimeouts> & {
+    logger?: Logger;
+    /** Sees each request first; returns true when it answered it (the gateway's sold-out fast path). */
+    fastPath?: (req: IncomingMessage, res: ServerResponse) => boolean;
+  } = {},
 ): Promise<{ server: Server; port: number; close(): Promise<void> }> {
   const timeouts = { ...DEFAULT_TIMEOUTS, ...opts };
+  const fastPath = opts.fastPath;
   const listener = getRequestListener(app.fetch, {
     hostname: host,
     errorHandler: (err) => {
@@ -106,7 +111,7 @@ export function listen(
       // Node checks both timeouts on this interval (default 30 s, far coarser than the timeouts).
       connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(timeouts.headersTimeoutMs / 2))),
     },
-    listener,
+    fastPath ? (req, res) => fastPath(req, res) || listener(req, res) : listener,
   );
   // Idle keep-alive connections outlive those of clients and load balancers (60 s is common),
   // so the server is never the one closing a socket a client is about to reuse. The header and

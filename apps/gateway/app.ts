@@ -7,6 +7,7 @@ import { type AppEnv, createHttpApp, requestHeader } from "../core/http.js";
 import { mountMetrics } from "../core/metrics.js";
 import { duplicateClient } from "../core/redis.js";
 import { dependencyChecks, type Services } from "../core/services.js";
+import { tracing } from "../core/tracing.js";
 import { createPasses } from "../domain/admission/pass.js";
 import { createSaleCache } from "../domain/sale-cache.js";
 import { createSaleStore } from "../domain/sale-store.js";
@@ -15,9 +16,10 @@ import { type Authenticate, authenticatorFromConfig } from "./auth.js";
 import { createForward } from "./forward.js";
 import { createRecentHolders } from "./holders.js";
 import { createUserLimiter } from "./limiter.js";
-import { observePurchases } from "./purchase-outcomes.js";
+import { purchaseOutcomes } from "./purchase-outcomes.js";
 import * as purchase from "./routes/sales.$saleId.orders.post.js";
 import { createSoldOutFlags } from "./sold-out.js";
+import { soldOutFastPath } from "./sold-out-fast-path.js";
 
 export interface GatewayDeps {
   services: Services;
@@ -72,10 +74,8 @@ export function createGateway({ services, apiFetch, admin, soldOutRefreshMs, aut
     app.use("/api/sales/*", browsers);
     app.use("/api/orders/*", browsers);
   }
-  app.use(
-    "/api/sales/:saleId/orders",
-    observePurchases({ registry: services.registry, isKnownSale: (id) => !!saleCache.peek(id) || soldOut.isSoldOut(id) }),
-  );
+  const outcomes = purchaseOutcomes({ registry: services.registry, isKnownSale: (id) => !!saleCache.peek(id) || soldOut.isSoldOut(id) });
+  app.use("/api/sales/:saleId/orders", outcomes.middleware);
   const unauthenticated = new RateLimiterMemory({ points: config.UNAUTHENTICATED_PER_IP_PER_SEC, duration: 1 });
   purchase.register(app, {
     authenticate,
@@ -115,8 +115,21 @@ export function createGateway({ services, apiFetch, admin, soldOutRefreshMs, aut
   });
   if (admin) app.route("/", admin);
 
+  // Not with tracing on (every request gets a span) nor at debug level (every request gets a log line).
+  const fastPath =
+    tracing() || logger.isLevelEnabled("debug")
+      ? undefined
+      : soldOutFastPath({
+          isSoldOut: soldOut.isSoldOut,
+          countRejection: purchase.rejectionCounter(metrics),
+          record: outcomes.record,
+          cors: config.CORS_ORIGINS.length > 0,
+        });
+
   return {
     app,
+    /** Pass to listen(): answers purchases of sold-out sales before Hono (sold-out-fast-path.ts). */
+    fastPath,
     soldOut,
     holders,
     start: () => Promise.all([soldOut.start(), authenticate.start()]).then(() => {}),

@@ -30,7 +30,7 @@ if (workers > 1) {
 } else {
   const gateway = createGateway({ services });
   await gateway.start();
-  const http = await listen(gateway.app, config.HOST, config.PORT, httpOptions(config, logger));
+  const http = await listen(gateway.app, config.HOST, config.PORT, { ...httpOptions(config, logger), fastPath: gateway.fastPath });
   // Not in an HTTP worker: the primary serves OPS_PORT for every worker.
   const ops = isHttpWorker ? undefined : await listenOpsPort(services, ["redis"]);
   logger.info({ gateway: `http://${config.HOST}:${http.port}`, api: config.API_URL, ops: ops?.url }, "ready");

@@ -53,30 +53,34 @@ function seriesOf(registry: Registry): Series {
  * Counts every purchase answer by sale and status, and times it: what the console's live
  * dashboard draws. Only sales the gateway knows (in its sale cache or sold-out flags) get a
  * label, so requests naming made-up sales cannot grow the series without bound; they are
- * counted by seckill_gateway_rejections_total already.
+ * counted by seckill_gateway_rejections_total already. `record` is for answers given outside
+ * Hono (the sold-out fast path, sold-out-fast-path.ts); `middleware` times the route.
  */
-export function observePurchases(deps: { registry: Registry; isKnownSale: (saleId: string) => boolean }): MiddlewareHandler<AppEnv> {
+export function purchaseOutcomes(deps: { registry: Registry; isKnownSale: (saleId: string) => boolean }) {
   const { pending, duration } = seriesOf(deps.registry);
   const timers = new Map<string, { observe(v: number): void }>();
-  return async (c, next) => {
-    if (c.req.method !== "POST") return next();
-    const started = performance.now();
-    await next();
-    const path = c.req.path; // /api/sales/<saleId>/orders
-    const saleId = path.slice(11, path.length - 7);
+  /** One answer: its sale, HTTP status and time taken in seconds. */
+  const record = (saleId: string, status: number, seconds: number) => {
     if (!deps.isKnownSale(saleId)) return;
     let byStatus = pending.get(saleId);
     if (!byStatus) {
       byStatus = new Map();
       pending.set(saleId, byStatus);
     }
-    const status = c.res.status;
     byStatus.set(status, (byStatus.get(status) ?? 0) + 1);
     let timer = timers.get(saleId);
     if (!timer) {
       timer = duration.labels({ sale: saleId });
       timers.set(saleId, timer);
     }
-    timer.observe((performance.now() - started) / 1000);
+    timer.observe(seconds);
   };
+  const middleware: MiddlewareHandler<AppEnv> = async (c, next) => {
+    if (c.req.method !== "POST") return next();
+    const started = performance.now();
+    await next();
+    const path = c.req.path; // /api/sales/<saleId>/orders
+    record(path.slice(11, path.length - 7), c.res.status, (performance.now() - started) / 1000);
+  };
+  return { middleware, record };
 }

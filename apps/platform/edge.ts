@@ -14,7 +14,7 @@ export async function startEdge(services: Services) {
   const api = createApi({ services });
   const gateway = createGateway({ services, apiFetch: api.app.fetch, admin: createAdminRoutes({ services }) });
   await Promise.all([api.start(), gateway.start()]);
-  const http = await listen(gateway.app, config.HOST, config.PORT, httpOptions(config, services.logger));
+  const http = await listen(gateway.app, config.HOST, config.PORT, { ...httpOptions(config, services.logger), fastPath: gateway.fastPath });
   return {
     port: http.port,
     async stop() {

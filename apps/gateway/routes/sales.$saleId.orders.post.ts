@@ -30,6 +30,22 @@ export interface PurchaseDeps {
   maxInFlight: number;
 }
 
+/**
+ * Counts a refusal in seckill_gateway_rejections_total by reason, with one counter child per
+ * reason looked up once: at the peak every request is a rejection.
+ */
+export function rejectionCounter(metrics: PlatformMetrics): (reason: string) => void {
+  const rejections = new Map<string, { inc(): void }>();
+  return (reason) => {
+    let counter = rejections.get(reason);
+    if (!counter) {
+      counter = metrics.gatewayRejections.labels({ reason });
+      rejections.set(reason, counter);
+    }
+    counter.inc();
+  };
+}
+
 /** The TCP peer's address, when the request came over a socket (not for in-process calls). */
 function socketAddress(c: Context<AppEnv>): string | undefined {
   return incomingOf(c)?.socket?.remoteAddress;
@@ -52,16 +68,7 @@ function socketAddress(c: Context<AppEnv>): string | undefined {
  */
 export function register(app: Hono<AppEnv>, deps: PurchaseDeps) {
   let inFlight = 0;
-  // One counter child per reason, looked up once: at the peak every request is a rejection.
-  const rejections = new Map<string, { inc(): void }>();
-  const count = (reason: string) => {
-    let counter = rejections.get(reason);
-    if (!counter) {
-      counter = deps.metrics.gatewayRejections.labels({ reason });
-      rejections.set(reason, counter);
-    }
-    counter.inc();
-  };
+  const count = rejectionCounter(deps.metrics);
   const reject = (
     c: Context<AppEnv>,
     reason: string,

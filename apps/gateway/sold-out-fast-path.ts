@@ -1,0 +1,86 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { AppError, ERROR_STATUS, type ErrorCode, errorBody, parseJsonBody } from "../core/errors.js";
+import { requestIdFor } from "../core/http.js";
+import { SALE_ID_PATTERN } from "../domain/order-message.js";
+import { isPlainPurchaseBody, purchaseBodySchema } from "../domain/purchase-request.js";
+
+/** The longest body a purchase may carry and still be answered here: `{"quantity":1}` (14 bytes) with room for whitespace. */
+const MAX_BODY_BYTES = 64;
+
+/**
+ * The gateway's answer to a purchase of a sold-out sale, given by node:http itself, before Hono
+ * builds a Request, a Context and a Response for it. After a sell-out nearly every request is
+ * this one (the crowd's second second, a flood of new buyers), and the framework's share of its
+ * cost is larger than the answer's own: it is the same 410 the route gives (same body, headers,
+ * counters), earlier.
+ *
+ * Taken only when the route would answer 410 and nothing else could differ: `POST
+ * /api/sales/<id>/orders` with an id of the sale-id alphabet (no query, no escapes), the sale's
+ * sold-out flag set, no Idempotency-Key (a replay must reach the API), a Content-Length of at
+ * most 64 bytes or no body at all (never chunked), no Origin when CORS is on. The body is still
+ * read and checked first, as the route does: a malformed one is a 400, whatever the sale's state.
+ * Anything else returns false and goes to Hono untouched (nothing read from the request).
+ */
+export function soldOutFastPath(deps: {
+  isSoldOut: (saleId: string) => boolean;
+  /** Counts the answer in seckill_gateway_rejections_total (by error code). */
+  countRejection: (code: ErrorCode) => void;
+  /** Counts and times the answer per sale, as the route's middleware does (purchase-outcomes.ts). */
+  record: (saleId: string, status: number, seconds: number) => void;
+  /** CORS answers need the framework's headers: requests with an Origin go the usual way. */
+  cors: boolean;
+}): (req: IncomingMessage, res: ServerResponse) => boolean {
+  return (req, res) => {
+    if (req.method !== "POST") return false;
+    const url = req.url ?? "";
+    if (!url.startsWith("/api/sales/") || !url.endsWith("/orders")) return false;
+    const saleId = url.slice(11, url.length - 7);
+    if (!SALE_ID_PATTERN.test(saleId) || !deps.isSoldOut(saleId)) return false;
+    const headers = req.headers;
+    if (headers["idempotency-key"] !== undefined || headers["transfer-encoding"] !== undefined) return false;
+    if (deps.cors && headers.origin !== undefined) return false;
+    const declared = headers["content-length"];
+    if (declared !== undefined && !(Number(declared) <= MAX_BODY_BYTES)) return false;
+
+    const started = performance.now();
+    const requestId = requestIdFor(headers["x-request-id"] as string | undefined);
+    const answer = (raw: string) => {
+      let code: ErrorCode = "sold_out";
+      let body: string;
+      if (isPlainPurchaseBody(raw)) body = JSON.stringify(errorBody("sold_out", "sold out", { saleId }, requestId));
+      else {
+        try {
+          parseJsonBody(raw, purchaseBodySchema, { emptyIsObject: true });
+          body = JSON.stringify(errorBody("sold_out", "sold out", { saleId }, requestId));
+        } catch (err) {
+          if (!(err instanceof AppError)) throw err;
+          code = err.code;
+          body = JSON.stringify(errorBody(err.code, err.message, err.extra, requestId));
+        }
+      }
+      const status = ERROR_STATUS[code];
+      res.writeHead(status, {
+        "content-type": "application/json",
+        "content-length": Buffer.byteLength(body),
+        "x-request-id": requestId,
+      });
+      res.end(body);
+      deps.countRejection(code);
+      deps.record(saleId, status, (performance.now() - started) / 1000);
+    };
+    if (declared === undefined || declared === "0") {
+      // No body (RFC 9112 §6.3): nothing to wait for.
+      req.resume();
+      answer("");
+      return true;
+    }
+    let raw = "";
+    req.setEncoding("utf8");
+    req.on("data", (chunk: string) => {
+      raw += chunk;
+    });
+    // A client that leaves mid-body gets nothing; the listener's request timeout answers a slow one (serve.ts).
+    req.on("end", () => answer(raw));
+    return true;
+  };
+}
