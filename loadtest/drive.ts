@@ -68,6 +68,8 @@ const instance = autocannon({
 const byStatus: Record<string, number> = {};
 const acceptedMs: number[] = [];
 const refusedMs: number[] = [];
+/** When each accepted request was sent (ms from the start), beside acceptedMs: where the slowest winners came from. */
+const acceptedSentAt: number[] = [];
 (instance as unknown as import("node:events").EventEmitter).on(
   "response",
   (_client: unknown, status: number, _bytes: number, responseTimeMs: number) => {
@@ -78,6 +80,7 @@ const refusedMs: number[] = [];
       last2xxAt = Date.now();
       answersByLast2xx = answers;
       acceptedMs.push(responseTimeMs);
+      acceptedSentAt.push(Date.now() - startedAt - responseTimeMs);
     } else refusedMs.push(responseTimeMs);
   },
 );
@@ -107,6 +110,20 @@ process.stdout.write(
     byStatus,
     accepted: { p50: pct(acceptedMs, 0.5), p99: pct(acceptedMs, 0.99) },
     refused: { p50: pct(refusedMs, 0.5), p99: pct(refusedMs, 0.99) },
+    slowestAccepted: acceptedMs
+      .map((ms, i) => ({ sentAtMs: Math.round(acceptedSentAt[i]), ms: Math.round(ms) }))
+      .sort((a, b) => b.ms - a.ms)
+      .slice(0, 12),
+    // Accepted answers by when they were sent (100 ms steps): how many, and the slowest of each step.
+    acceptedBySendTime: Object.entries(
+      acceptedMs.reduce<Record<number, { n: number; maxMs: number }>>((acc, ms, i) => {
+        const step = Math.floor(acceptedSentAt[i] / 100) * 100;
+        acc[step] ??= { n: 0, maxMs: 0 };
+        acc[step].n++;
+        acc[step].maxMs = Math.max(acc[step].maxMs, Math.round(ms));
+        return acc;
+      }, {}),
+    ).map(([step, v]) => `${step}ms: ${v.n} (max ${v.maxMs})`),
   })}\n`,
 );
 

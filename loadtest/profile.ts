@@ -113,9 +113,13 @@ for (const [title, from, to] of windows) {
   const ms = Number(to - from) / 1000;
   const rows = cpu.between(from, to);
   const answered = title === "the whole load" ? result.total : result.answersByLast2xx;
-  console.log(`\nCPU by process over ${title} (${ms.toFixed(0)} ms of wall time, 2 cores = ${(2 * ms).toFixed(0)} CPU ms; ${answered} answers):`);
+  console.log(
+    `\nCPU by process over ${title} (${ms.toFixed(0)} ms of wall time, 2 cores = ${(2 * ms).toFixed(0)} CPU ms; ${answered} answers):`,
+  );
   for (const r of rows)
-    console.log(`${r.cpuMs.toFixed(0).padStart(7)} ms  ${((100 * r.cpuMs) / ms).toFixed(0).padStart(4)} % of a core  ${r.label}`);
+    console.log(
+      `${r.cpuMs.toFixed(0).padStart(7)} ms  ${((100 * r.cpuMs) / ms).toFixed(0).padStart(4)} % of a core  ${((1000 * r.cpuMs) / (answered ?? Number.NaN)).toFixed(0).padStart(5)} µs per answer  ${r.label}`,
+    );
 }
 
 interface Frame {
@@ -158,7 +162,26 @@ function report(prof: Profile, from: bigint, to: bigint, title: string) {
       seen.add(k);
     }
   }
+  // Each busy sample's owner: the nearest of our components above it (apps/<component>), else the
+  // nearest package (mysql2 answering a query, kafkajs encoding a batch), else Node itself.
+  const owners = new Map<string, number>();
+  for (const n of prof.nodes) {
+    const count = hits.get(n.id) ?? 0;
+    if (!count || ["(idle)", "(program)", "(root)"].includes(n.callFrame.functionName)) continue;
+    let owner = n.callFrame.functionName === "(garbage collector)" ? "(garbage collector)" : "";
+    let pkg = "";
+    for (let id: number | undefined = n.id; id !== undefined && !owner; id = parent.get(id)) {
+      const url = byId.get(id)!.callFrame.url;
+      const app = /\/apps\/([^/]+)\//.exec(url)?.[1];
+      if (app) owner = `apps/${app}`;
+      else if (!pkg) pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1] ?? "";
+    }
+    owner ||= pkg ? `nm/${pkg}` : "node (http, net, streams, timers)";
+    owners.set(owner, (owners.get(owner) ?? 0) + count);
+  }
   const total = [...hits.values()].reduce((a, b) => a + b, 0);
+  console.log(`\n== ${title}: busy samples by owner (nearest component of ours above the sample, else package) ==`);
+  for (const [k, v] of [...owners].sort((a, b) => b[1] - a[1]).slice(0, 16)) console.log(((100 * v) / busy).toFixed(1).padStart(5), k);
   console.log(`\n== ${title}: ${total} samples ==\nself time, % of all samples (idle included):`);
   for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(((100 * v) / total).toFixed(1).padStart(5), k);
   console.log("\ninclusive time, % of busy samples:");

@@ -23,6 +23,8 @@ export interface DriveResult {
   byStatus?: Record<string, number>;
   accepted?: { p50: number | null; p99: number | null };
   refused?: { p50: number | null; p99: number | null };
+  /** Closed-loop runs only: the slowest 2xx answers, with when each was sent (ms from the start). */
+  slowestAccepted?: { sentAtMs: number; ms: number }[];
   /** Open-loop runs only: how late the generator sent, p99 (ms). */
   senderLateP99?: number;
 }

@@ -92,6 +92,12 @@ const gateway = z.object({
   API_URL: optionalUrl,
   RATE_LIMIT_PER_SEC: int(5, 1),
   RATE_LIMIT_BURST: int(10, 0),
+  /**
+   * Longest a background step (an order-writer, payments or loyalty batch, an order-events relay
+   * pass) waits for the purchases in flight in its own process to answer, in ms; 0: never waits.
+   * Only matters where they share a process with the HTTP edge (npm start, HTTP_WORKERS=1).
+   */
+  BACKGROUND_YIELD_MS: int(500, 0, 60_000),
   /** Purchases in flight above this are shed with 503 overloaded. */
   MAX_INFLIGHT_PURCHASES: int(2000, 1),
   /** How many X-Forwarded-For hops to trust when finding the client address (0: use the socket). */

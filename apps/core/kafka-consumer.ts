@@ -1,4 +1,5 @@
 import type { Admin, Consumer, EachBatchPayload } from "kafkajs";
+import type { Foreground } from "./foreground.js";
 import type { Logger } from "./logger.js";
 
 /**
@@ -38,10 +39,13 @@ export async function consumerLag(
  * gone), the handler's `isRunning()` turns false and its `heartbeat()` throws, so it stops at
  * its next check and leaves the batch uncommitted: the partition's next owner (or this
  * consumer, after it rejoins) is redelivered the batch, and the consumers here are idempotent.
+ * With `foreground`, the batch first waits (heartbeating) for this process's purchases in flight.
  */
 export function keepingMembership(
   handler: (p: EachBatchPayload) => Promise<void>,
   everyMs: number,
+  /** Purchases sharing this process: each batch first waits for them, bounded (foreground.ts). */
+  foreground?: Foreground,
 ): (p: EachBatchPayload) => Promise<void> {
   return async (p) => {
     let lost: unknown;
@@ -61,6 +65,7 @@ export function keepingMembership(
       if (lost === undefined && p.isRunning()) void beat();
     }, everyMs);
     try {
+      await foreground?.yieldTo();
       await handler({
         ...p,
         isRunning: () => lost === undefined && p.isRunning(),

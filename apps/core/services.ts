@@ -2,6 +2,7 @@ import type { Admin, Kafka } from "kafkajs";
 import type { Registry } from "prom-client";
 import type { Config } from "./config.js";
 import { createDatabase, type Database } from "./db/client.js";
+import { createForeground, type Foreground } from "./foreground.js";
 import { createKafka, type Topics, topicNames } from "./kafka.js";
 import type { Logger } from "./logger.js";
 import { createPlatformMetrics, createRegistry, type PlatformMetrics } from "./metrics.js";
@@ -20,6 +21,8 @@ export interface Services {
   topics: Topics;
   registry: Registry;
   metrics: PlatformMetrics;
+  /** Purchases in flight in this process; background work yields to them (foreground.ts). */
+  foreground: Foreground;
   /** Registers something to close with the clients (e.g. a Kafka admin made on demand). */
   onClose(fn: () => Promise<unknown>): void;
   close(): Promise<void>;
@@ -47,6 +50,7 @@ export function createServices(config: Config, logger: Logger, registry: Registr
     topics: topicNames(config.KAFKA_TOPIC_PREFIX),
     registry,
     metrics: createPlatformMetrics(registry),
+    foreground: createForeground(config.BACKGROUND_YIELD_MS),
     onClose(fn) {
       closers.push(fn);
     },

@@ -93,6 +93,7 @@ export function createGateway({ services, apiFetch, admin, soldOutRefreshMs, aut
     forward,
     metrics,
     maxInFlight: config.MAX_INFLIGHT_PURCHASES,
+    foreground: services.foreground,
   });
 
   // API reference, storefront and (outside production) the development routes; before the catch-all below.

@@ -2,6 +2,7 @@ import { and, asc, inArray, isNotNull, isNull, lt, sql } from "drizzle-orm";
 import type { Database } from "../core/db/client.js";
 import { sqlErrno } from "../core/db/errors.js";
 import { type OrderEventRow, orderEvents } from "../core/db/schema/index.js";
+import type { Foreground } from "../core/foreground.js";
 import type { ConnectedProducer } from "../core/kafka.js";
 import type { Logger } from "../core/logger.js";
 import type { PlatformMetrics } from "../core/metrics.js";
@@ -54,7 +55,15 @@ export interface RelayPass {
  * (up to 5 s) for as long as it takes.
  */
 export function createOutboxRelay(
-  deps: { database: Database; producer: ConnectedProducer; topic: string; metrics: PlatformMetrics; logger: Logger },
+  deps: {
+    database: Database;
+    producer: ConnectedProducer;
+    topic: string;
+    metrics: PlatformMetrics;
+    logger: Logger;
+    /** Purchases sharing this process, which each pass first waits for (core/foreground.ts). */
+    foreground?: Foreground;
+  },
   opts: OutboxRelayOptions = {},
 ) {
   const { db } = deps.database;
@@ -158,6 +167,7 @@ export function createOutboxRelay(
       }
       let pass: RelayPass;
       try {
+        await deps.foreground?.yieldTo();
         pass = await relayOnce();
       } catch (err) {
         failures++;

@@ -266,35 +266,39 @@ export function createPaymentsConsumer(
         eachBatchAutoResolve: false,
         partitionsConsumedConcurrently: 2,
         // A payment may wait long (MySQL away): stay in the group meanwhile.
-        eachBatch: keepingMembership(async (p) => {
-          for (const msg of p.batch.messages) {
-            let parsed: PaymentMessage | undefined;
-            try {
-              parsed = paymentMessageSchema.parse(JSON.parse(msg.value?.toString() ?? ""));
-            } catch (err) {
-              log.error({ err, offset: msg.offset, partition: p.batch.partition }, "invalid payment message skipped");
+        eachBatch: keepingMembership(
+          async (p) => {
+            for (const msg of p.batch.messages) {
+              let parsed: PaymentMessage | undefined;
+              try {
+                parsed = paymentMessageSchema.parse(JSON.parse(msg.value?.toString() ?? ""));
+              } catch (err) {
+                log.error({ err, offset: msg.offset, partition: p.batch.partition }, "invalid payment message skipped");
+              }
+              const t = tracing();
+              if (parsed && t) {
+                const m = parsed;
+                // A CONSUMER span, child of the callback that sent the event (its traceparent header).
+                await t.inSpan(
+                  `${topics.payments} process`,
+                  {
+                    kind: t.kinds.CONSUMER,
+                    parent: t.extract(kafkaCarrier(msg.headers)),
+                    attributes: { "messaging.system": "kafka", "seckill.order_id": m.orderId, "seckill.event_id": m.eventId },
+                  },
+                  () => handle(m, p, Number(msg.offset)),
+                );
+              } else if (parsed) await handle(parsed, p, Number(msg.offset));
+              p.resolveOffset(msg.offset);
+              supervised.progressed(); // a batch commits at its end: a long one that moves is not stalled
             }
-            const t = tracing();
-            if (parsed && t) {
-              const m = parsed;
-              // A CONSUMER span, child of the callback that sent the event (its traceparent header).
-              await t.inSpan(
-                `${topics.payments} process`,
-                {
-                  kind: t.kinds.CONSUMER,
-                  parent: t.extract(kafkaCarrier(msg.headers)),
-                  attributes: { "messaging.system": "kafka", "seckill.order_id": m.orderId, "seckill.event_id": m.eventId },
-                },
-                () => handle(m, p, Number(msg.offset)),
-              );
-            } else if (parsed) await handle(parsed, p, Number(msg.offset));
-            p.resolveOffset(msg.offset);
-            supervised.progressed(); // a batch commits at its end: a long one that moves is not stalled
-          }
-          parking.handledUpTo(p.batch.partition, Number(p.batch.lastOffset()) + 1);
-          handledNext.set(p.batch.partition, Number(p.batch.lastOffset()) + 1);
-          await commit(p.batch.partition);
-        }, heartbeatEvery(config.KAFKA_SESSION_TIMEOUT_MS)),
+            parking.handledUpTo(p.batch.partition, Number(p.batch.lastOffset()) + 1);
+            handledNext.set(p.batch.partition, Number(p.batch.lastOffset()) + 1);
+            await commit(p.batch.partition);
+          },
+          heartbeatEvery(config.KAFKA_SESSION_TIMEOUT_MS),
+          services.foreground,
+        ),
       });
     },
   });

@@ -37,7 +37,14 @@ export function createLifecycle(
   const reconcileEvery = opts.reconcileIntervalMs ?? config.RECONCILE_INTERVAL_MS;
   const relayProducer = connectedProducer(createProducer(services.kafka));
   const relay = createOutboxRelay(
-    { database: services.database, producer: relayProducer, topic: services.topics.orderEvents, metrics: services.metrics, logger },
+    {
+      database: services.database,
+      producer: relayProducer,
+      topic: services.topics.orderEvents,
+      metrics: services.metrics,
+      logger,
+      foreground: services.foreground,
+    },
     {
       intervalMs: config.ORDER_EVENTS_RELAY_INTERVAL_MS,
       batchSize: config.ORDER_EVENTS_BATCH_SIZE,

@@ -2,6 +2,7 @@ import type { Admin, EachBatchPayload, Kafka } from "kafkajs";
 import { Counter, type Registry } from "prom-client";
 import { type Database, databaseAnswers } from "../core/db/client.js";
 import { isTransient, sqlErrno } from "../core/db/errors.js";
+import type { Foreground } from "../core/foreground.js";
 import { consumerLag, createConsumer, heartbeatEvery, keepingMembership, supervisedConsumer } from "../core/kafka.js";
 import type { Logger } from "../core/logger.js";
 import { type OrderEvent, orderEventSchema } from "../domain/order-events.js";
@@ -34,6 +35,8 @@ export interface LoyaltyConsumerDeps {
   kafkaAdmin: () => Promise<Admin>;
   /** Called each time the supervisor recreates the consumer (for a metric). */
   onRestart?: (reason: "crash" | "stall") => void;
+  /** Purchases sharing this process, which each batch first waits for (core/foreground.ts). */
+  foreground?: Foreground;
   /** Called after each transaction commits, with the events it applied (for tests and figures). */
   onApplied?: (events: OrderEvent[]) => void;
 }
@@ -121,7 +124,7 @@ export function createLoyaltyConsumer(deps: LoyaltyConsumerDeps) {
         eachBatchAutoResolve: false,
         partitionsConsumedConcurrently: 3,
         // A batch may wait long (MySQL away): stay in the group meanwhile.
-        eachBatch: keepingMembership(eachBatch, heartbeatEvery(deps.timing.sessionTimeout)),
+        eachBatch: keepingMembership(eachBatch, heartbeatEvery(deps.timing.sessionTimeout), deps.foreground),
       });
     },
   });

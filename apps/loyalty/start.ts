@@ -17,6 +17,7 @@ export async function startLoyalty(
     database: services.database,
     logger: services.logger,
     registry: services.registry,
+    foreground: services.foreground,
     timing: consumerTiming(config),
     kafkaAdmin: sharedKafkaAdmin(services),
     onRestart: (reason) => services.metrics.consumerRestarts.inc({ consumer: "loyalty", reason }),

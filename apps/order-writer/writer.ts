@@ -90,7 +90,7 @@ export function createOrderWriter(services: Services, opts: OrderWriterOptions =
         eachBatchAutoResolve: false,
         partitionsConsumedConcurrently: opts.partitionsConsumedConcurrently ?? 3,
         // A MySQL retry may last minutes: the writer must stay in its group all along.
-        eachBatch: keepingMembership(eachBatch, heartbeatEvery(config.KAFKA_SESSION_TIMEOUT_MS)),
+        eachBatch: keepingMembership(eachBatch, heartbeatEvery(config.KAFKA_SESSION_TIMEOUT_MS), services.foreground),
       });
     },
   });

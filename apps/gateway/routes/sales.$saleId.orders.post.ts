@@ -1,6 +1,7 @@
 import type { Context, Hono } from "hono";
 import { BODY_LIMITS, readBody } from "../../core/body.js";
 import { ALREADY_PURCHASED_MESSAGE, AppError, errorResponse, parseJsonBody } from "../../core/errors.js";
+import type { Foreground } from "../../core/foreground.js";
 import { type AppEnv, incomingOf, requestHeader } from "../../core/http.js";
 import type { PlatformMetrics } from "../../core/metrics.js";
 import type { Passes } from "../../domain/admission/pass.js";
@@ -28,6 +29,8 @@ export interface PurchaseDeps {
   forward: Forward;
   metrics: PlatformMetrics;
   maxInFlight: number;
+  /** Purchases in flight, which background work in this process yields to (core/foreground.ts). */
+  foreground?: Foreground;
 }
 
 /**
@@ -96,6 +99,7 @@ export function register(app: Hono<AppEnv>, deps: PurchaseDeps) {
       return reject(c, "overloaded", "overloaded", "too many purchases in flight; retry shortly", { headers: { "Retry-After": "1" } });
     }
     inFlight++;
+    deps.foreground?.enter();
     try {
       const saleId = c.req.param("saleId");
       // Not for a request carrying an Idempotency-Key either: a buyer whose 202 was lost (a gateway
@@ -152,6 +156,7 @@ export function register(app: Hono<AppEnv>, deps: PurchaseDeps) {
       return res;
     } finally {
       inFlight--;
+      deps.foreground?.leave();
     }
   });
 }
