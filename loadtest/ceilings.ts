@@ -110,7 +110,13 @@ export async function reserveCeiling(opts: { redisUrl: string; prefix: string; s
  * `throttle` rows/s. Messages go straight onto a Kafka mock of its own; rates are measured
  * from the first persisted row to the last (the consumer group's join time excluded).
  */
-export async function writerThroughput(opts: { databaseUrl: string; rows: number; throttle: number }) {
+export async function writerThroughput(opts: {
+  databaseUrl: string;
+  rows: number;
+  throttle: number;
+  /** Wraps the unthrottled measurement only (e.g. a CPU profile of it). */
+  around?: <T>(work: () => Promise<T>) => Promise<T>;
+}) {
   const { startKafkaMock } = await import("../infra/kafka-mock/launch.js");
   const { createServices } = await import("../apps/core/services.js");
   const { createOrderWriter } = await import("../apps/order-writer/writer.js");
@@ -161,21 +167,29 @@ export async function writerThroughput(opts: { databaseUrl: string; rows: number
     const writer = createOrderWriter(services, { maxRowsPerSec, groupId });
     const before = await persisted();
     await writer.start();
+    // Only the rows persisted after the first ones were seen count: those were persisted before
+    // the clock started (counting them overstated the rate by a batch or so per partition worker).
     let first = 0;
+    let atFirst = 0;
+    let n = 0;
     for (;;) {
-      const n = (await persisted()) - before;
-      if (n > 0 && !first) first = performance.now();
+      n = (await persisted()) - before;
+      if (n > 0 && !first) {
+        first = performance.now();
+        atFirst = n;
+      }
       if (n >= target) break;
       await new Promise((r) => setTimeout(r, 20));
     }
     const seconds = (performance.now() - first) / 1000;
     await writer.stop();
-    return target / seconds;
+    return (n - atFirst) / seconds;
   }
   const groupId = `bench-writer-${Date.now()}`;
   try {
     await produce(opts.rows, `writer-${Date.now()}`);
-    const unthrottled = await measure(opts.rows, 1e9, groupId);
+    const around = opts.around ?? ((work) => work());
+    const unthrottled = await around(() => measure(opts.rows, 1e9, groupId));
     // Then 10 s worth of new rows at the throttle, same group (it continues after the first run).
     const throttledRows = opts.throttle * 10;
     await produce(throttledRows, `throttle-${Date.now()}`);
@@ -199,4 +213,62 @@ export async function dropRedisPrefix(redisUrl: string, prefix: string): Promise
   const n = await deleteByPrefix(redis, prefix);
   redis.disconnect();
   return n;
+}
+
+/**
+ * The writer's yardstick: what MariaDB itself takes of the writer's work on this box. `rows`
+ * orders, each with its `order.created` outbox row, inserted with bare mysql2 (one multi-row
+ * `INSERT ... VALUES ?` per table, client-side escaped, no ORM, no Kafka, no validation) in
+ * transactions of `batchSize` rows, `concurrency` of them in flight (the writer's
+ * ORDER_WRITER_BATCH_SIZE and partitionsConsumedConcurrently), into the migrated tables of a
+ * scratch database of its own, dropped after. Returns rows/s from the first BEGIN to the last
+ * COMMIT.
+ */
+export async function insertCeiling(opts: { databaseUrl: string; rows: number; batchSize: number; concurrency: number }): Promise<number> {
+  const { migrateDatabase } = await import("../apps/core/db/client.js");
+  const { default: mysql } = await import("mysql2/promise");
+  await migrateDatabase(opts.databaseUrl);
+  const pool = mysql.createPool({ uri: opts.databaseUrl, connectionLimit: opts.concurrency, timezone: "Z" });
+  const saleId = `ceiling-${Date.now()}`;
+  const batches: { orders: unknown[][]; events: unknown[][] }[] = [];
+  const now = Date.now();
+  for (let i = 0; i < opts.rows; i += opts.batchSize) {
+    const orders: unknown[][] = [];
+    const events: unknown[][] = [];
+    for (let j = i; j < Math.min(opts.rows, i + opts.batchSize); j++) {
+      const id = newOrderId();
+      const at = new Date(now);
+      orders.push([id, saleId, `w${j}`, 1, 1, 1, 1, "pending_payment", at, new Date(), new Date(now + 900_000)]);
+      events.push([newOrderId(), "order.created", id, saleId, `w${j}`, 1, 1, at]);
+    }
+    batches.push({ orders, events });
+  }
+  try {
+    const started = performance.now();
+    let next = 0;
+    const worker = async () => {
+      const conn = await pool.getConnection();
+      try {
+        for (let b = next++; b < batches.length; b = next++) {
+          await conn.beginTransaction();
+          await conn.query(
+            "INSERT INTO orders (id, sale_id, user_id, slot, live_slot, quantity, amount_cents, status, created_at, persisted_at, pay_by) VALUES ?",
+            [batches[b].orders],
+          );
+          await conn.query(
+            "INSERT INTO order_events (event_id, type, order_id, sale_id, user_id, amount_cents, version, occurred_at) VALUES ?",
+            [batches[b].events],
+          );
+          await conn.commit();
+        }
+      } finally {
+        conn.release();
+      }
+    };
+    await Promise.all(Array.from({ length: opts.concurrency }, worker));
+    return opts.rows / ((performance.now() - started) / 1000);
+  } finally {
+    await pool.query(`DROP DATABASE IF EXISTS \`${new URL(opts.databaseUrl).pathname.slice(1)}\``);
+    await pool.end();
+  }
 }

@@ -1,4 +1,6 @@
+import type { PoolConnection } from "mysql2/promise";
 import { z } from "zod";
+import { bulkInsert } from "../core/db/bulk-insert.js";
 import type { Db } from "../core/db/client.js";
 import { ER_DUP_ENTRY, sqlErrno } from "../core/db/errors.js";
 import { type NewOrderEventRow, ORDER_EVENT_TYPES, type OrderEventRow, type OrderEventType, orderEvents } from "../core/db/schema/index.js";
@@ -65,6 +67,13 @@ export class OrderEventConflict extends Error {
   }
 }
 
+/** A duplicate (order, version) as OrderEventConflict; any other error as it is. */
+function eventInsertError(err: unknown, events: NewOrderEventRow[]): unknown {
+  if (sqlErrno(err) !== ER_DUP_ENTRY) return err;
+  const what = events.length === 1 ? `order ${events[0].orderId} version ${events[0].version}` : `${events.length} events`;
+  return new OrderEventConflict(`${what}: ${(err as Error).message}`);
+}
+
 /**
  * Inserts the events with the caller's transaction (`tx`), so they commit or roll back with the
  * state change they describe. Throws OrderEventConflict on a duplicate (order, version), any
@@ -75,11 +84,32 @@ export async function recordOrderEvents(tx: Pick<Db, "insert">, events: NewOrder
   try {
     await tx.insert(orderEvents).values(events);
   } catch (err) {
-    if (sqlErrno(err) === ER_DUP_ENTRY) {
-      const what = events.length === 1 ? `order ${events[0].orderId} version ${events[0].version}` : `${events.length} events`;
-      throw new OrderEventConflict(`${what}: ${(err as Error).message}`);
-    }
-    throw err;
+    throw eventInsertError(err, events);
+  }
+}
+
+// Every field orderEvent() sets; seq, queued_at and sent_at take their column defaults.
+const orderEventsInsert = bulkInsert(orderEvents, [
+  "eventId",
+  "type",
+  "orderId",
+  "saleId",
+  "userId",
+  "amountCents",
+  "version",
+  "occurredAt",
+]);
+
+/**
+ * recordOrderEvents on a mysql2 connection in a transaction the caller holds, as one multi-row
+ * INSERT without the query builder (the order writer's hot path: bulkInsert). Same rows, same
+ * errors.
+ */
+export async function recordOrderEventsOn(conn: Pick<PoolConnection, "query">, events: NewOrderEventRow[]): Promise<void> {
+  try {
+    await orderEventsInsert.run(conn, events);
+  } catch (err) {
+    throw eventInsertError(err, events);
   }
 }
 

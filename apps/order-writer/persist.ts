@@ -1,8 +1,9 @@
 import { inArray } from "drizzle-orm";
+import { bulkInsert } from "../core/db/bulk-insert.js";
 import type { Db } from "../core/db/client.js";
 import { ER_DUP_ENTRY, sqlErrno } from "../core/db/errors.js";
 import { type NewOrder, orders } from "../core/db/schema/index.js";
-import { orderEvent, recordOrderEvents } from "../domain/order-events.js";
+import { orderEvent, recordOrderEventsOn } from "../domain/order-events.js";
 import type { OrderMessage } from "../domain/order-message.js";
 
 export function toRow(m: OrderMessage, now: Date): NewOrder {
@@ -29,21 +30,50 @@ export interface PersistResult {
   slotConflicts: OrderMessage[];
 }
 
+// Every field toRow() sets; the other columns take their defaults (NULL).
+const ordersInsert = bulkInsert(orders, [
+  "id",
+  "saleId",
+  "userId",
+  "slot",
+  "liveSlot",
+  "quantity",
+  "amountCents",
+  "status",
+  "createdAt",
+  "persistedAt",
+  "payBy",
+]);
+
 /**
  * Inserts rows and their `order.created` events in one transaction: both commit or neither
  * does. A duplicate key rolls back the whole set, so a redelivered order never gets a second
- * event.
+ * event. Straight on a mysql2 connection of the pool (BEGIN, two multi-row INSERTs, COMMIT), as
+ * drizzle's db.transaction() would run it, without its query builder (see bulkInsert). The
+ * first error propagates; a connection whose ROLLBACK fails is destroyed, never pooled again.
  */
 async function insertWithEvents(db: Db, rows: NewOrder[]): Promise<void> {
-  await db.transaction(async (tx) => {
-    await tx.insert(orders).values(rows);
-    await recordOrderEvents(
-      tx,
-      rows.map((r) =>
-        orderEvent("order.created", { id: r.id, saleId: r.saleId, userId: r.userId, amountCents: r.amountCents }, r.createdAt),
-      ),
-    );
-  });
+  const events = rows.map((r) =>
+    orderEvent("order.created", { id: r.id, saleId: r.saleId, userId: r.userId, amountCents: r.amountCents }, r.createdAt),
+  );
+  const conn = await db.$client.getConnection();
+  let reusable = true;
+  try {
+    await conn.beginTransaction();
+    try {
+      await ordersInsert.run(conn, rows);
+      await recordOrderEventsOn(conn, events);
+      await conn.commit();
+    } catch (err) {
+      await conn.rollback().catch(() => {
+        reusable = false;
+      });
+      throw err;
+    }
+  } finally {
+    if (reusable) conn.release();
+    else conn.destroy();
+  }
 }
 
 /**
