@@ -43,16 +43,16 @@ try {
     }
     const f = (get: (r: { crowd: Row; flood: Row }) => number, digits = 0) => summary(runs.map(get), digits);
     lines.push(
-      `| ${label} | ${f((r) => r.crowd.rps)} | ${f((r) => r.crowd.rps / r.crowd.pairedNode!, 2)} | ${f((r) => r.crowd.rps / r.crowd.pairedBaseline!, 2)} | ${f((r) => r.crowd.accepted?.p50 ?? Number.NaN, 1)} | ${f((r) => r.crowd.accepted?.p99 ?? Number.NaN, 1)} | ${f((r) => r.flood.rps)} | ${f((r) => r.flood.rps / r.flood.pairedNode!, 2)} | ${runs.every((r) => r.crowd.errors === 0) ? "clean" : "BROKEN"} |`,
+      `| ${label} | ${f((r) => r.crowd.rps)} | ${f((r) => r.crowd.rps / r.crowd.pairedNode!, 2)} | ${f((r) => r.crowd.rps / r.crowd.pairedBaseline!, 2)} | ${f((r) => r.crowd.accepted?.p50 ?? Number.NaN, 1)} | ${f((r) => r.crowd.accepted?.p99 ?? Number.NaN, 1)} | ${f((r) => r.crowd.pairedNodeP99 ?? Number.NaN)} | ${f((r) => r.flood.rps)} | ${f((r) => r.flood.rps / r.flood.pairedNode!, 2)} | ${runs.every((r) => r.crowd.errors === 0) ? "clean" : "BROKEN"} |`,
     );
   }
   const { buyers, stock, connections, floodSeconds } = CROWD_SHAPE;
   process.stdout.write(
     [
       "",
-      `crowd: ${buyers} distinct buyers, ${stock} units, ${connections} connections, then ${floodSeconds} s of sold-out flood; median (min-max) of ${repeat} runs`,
-      "| layout | crowd req/s | x node:http | x Hono | 202 p50 ms | 202 p99 ms | flood req/s | flood x node:http | ledger |",
-      "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+      `crowd: ${buyers} distinct buyers, ${stock} units, ${connections} connections (${CROWD_SHAPE.cold ? "opened with the crowd" : "open before it, as the storefront's polling leaves them"}), then ${floodSeconds} s of sold-out flood; median (min-max) of ${repeat} runs`,
+      "| layout | crowd req/s | x node:http | x Hono | 202 p50 ms | 202 p99 ms | node:http p99 ms | flood req/s | flood x node:http | ledger |",
+      "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
       ...lines,
       "",
     ].join("\n"),

@@ -16,6 +16,13 @@ export interface DriveSpec {
   users?: { secret: string; prefix: string; count: number };
   /** Sent as X-User with a running counter (the db-baseline server's user id). */
   userHeader?: boolean;
+  /**
+   * Each connection first GETs this path, as the storefront's polling of the sale does before it
+   * starts, so buyers arrive on open keep-alive connections; the load (rate, statuses, latencies,
+   * `amount`) counts from the first purchase. Unset: connections open with the load, and the
+   * first wave's latency includes 200 TCP handshakes racing (a bare node:http server's too).
+   */
+  warmPath?: string;
   /** Stop once this many requests were sent. */
   amount?: number;
   /** Requests per second, open loop (paced.ts); unset: as fast as answered (autocannon, closed loop). */
@@ -42,7 +49,9 @@ if (spec.rate) {
 }
 // When the load began (epoch ms) and when the last 2xx came back: the contention scenario's
 // "sold out after" is measured from the first request, not from this process's start-up.
-const startedAt = Date.now();
+let startedAt = Date.now();
+let purchasing = false;
+let warmupsLeft = spec.warmPath ? spec.connections : 0;
 let last2xxAt = 0;
 let lastAnswerAt = 0;
 let answers = 0;
@@ -51,12 +60,23 @@ const instance = autocannon({
   url: spec.url,
   method: spec.method,
   connections: spec.connections,
-  ...(spec.amount ? { amount: spec.amount } : { duration: spec.durationS }),
+  ...(spec.amount ? { amount: spec.amount + (spec.warmPath ? spec.connections : 0) } : { duration: spec.durationS }),
   headers: { "content-type": "application/json" },
   body: spec.method === "POST" ? "{}" : undefined,
   requests: [
     {
+      // autocannon builds each connection's first request as it creates the connections, before
+      // any answer, so the first `connections` builds are the warm-ups (its per-connection context
+      // is reset after every request of a one-request list, so it cannot say which is first).
       setupRequest: (req) => {
+        if (warmupsLeft > 0) {
+          warmupsLeft--;
+          return { ...req, method: "GET", path: spec.warmPath, body: undefined, headers: {} };
+        }
+        if (!purchasing) {
+          purchasing = true;
+          startedAt = Date.now();
+        }
         return { ...req, headers: headersFor(i++) };
       },
     },
@@ -70,9 +90,16 @@ const acceptedMs: number[] = [];
 const refusedMs: number[] = [];
 /** When each accepted request was sent (ms from the start), beside acceptedMs: where the slowest winners came from. */
 const acceptedSentAt: number[] = [];
+const warmed = new WeakSet<object>();
+let warmCount = 0;
 (instance as unknown as import("node:events").EventEmitter).on(
   "response",
-  (_client: unknown, status: number, _bytes: number, responseTimeMs: number) => {
+  (client: object, status: number, _bytes: number, responseTimeMs: number) => {
+    if (spec.warmPath && !warmed.has(client)) {
+      warmed.add(client); // its connection's warm-up GET, not load
+      warmCount++;
+      return;
+    }
     byStatus[status] = (byStatus[status] ?? 0) + 1;
     lastAnswerAt = Date.now();
     answers++;
@@ -92,12 +119,14 @@ const pct = (xs: number[], q: number) => {
 const result = await instance;
 const statuses: Record<string, number> = {};
 for (const k of ["1xx", "2xx", "3xx", "4xx", "5xx"] as const) statuses[k] = (result as unknown as Record<string, number>)[k] ?? 0;
+if (spec.warmPath) statuses["2xx"] -= warmCount; // the warm-up GETs
+const total = spec.warmPath ? answers : result.requests.total;
 process.stdout.write(
   `${JSON.stringify({
     // With `amount` the run is short, and autocannon both averages per whole second and ends on
     // its next one-second tick: answers over the time to the last answer instead.
-    rps: spec.amount ? result.requests.total / ((lastAnswerAt - startedAt) / 1000) : result.requests.average,
-    total: result.requests.total,
+    rps: spec.amount ? total / ((lastAnswerAt - startedAt) / 1000) : result.requests.average,
+    total,
     p50: result.latency.p50,
     p99: result.latency.p99,
     p999: result.latency.p99_9,

@@ -28,6 +28,8 @@ export interface Row {
   pairedDb?: number;
   /** crowd only: req/s of a bare node:http server driven the same way just before. */
   pairedNode?: number;
+  /** crowd only: p99 (ms) of that bare node:http run, every answer: the floor of the box under the same crowd. */
+  pairedNodeP99?: number;
   /** crowd only: latency (ms) of the winners' 202s, apart from the refusals. */
   accepted?: { p50: number | null; p99: number | null };
   ratio?: string;
@@ -253,6 +255,8 @@ export const CROWD_SHAPE = {
   stock: Number(process.env.BENCH_CROWD_STOCK ?? 1000),
   connections: Number(process.env.BENCH_CROWD_CONNECTIONS ?? 200),
   floodSeconds: Number(process.env.BENCH_FLOOD_SECONDS ?? 10),
+  /** BENCH_CROWD_COLD=1: connections open with the crowd instead of before it (see below). */
+  cold: process.env.BENCH_CROWD_COLD === "1",
 };
 
 /**
@@ -270,8 +274,12 @@ export async function crowd(ctx: BenchContext, layout: Layout, tag = ""): Promis
   const sale = await admin.sale(stock);
   const buyersSpec = users(ctx, `${layout.kind}-crowd${tag}`, buyers);
   const once = { method: "POST" as const, durationS: 60, connections, amount: buyers, users: buyersSpec };
-  const node = await runDrive({ ...once, url: ctx.bareNodeUrl });
-  const hono = await runDrive({ ...once, url: ctx.baselineUrl });
+  // Buyers arrive on open connections: the storefront polls GET /api/sales/:id each second
+  // before the start, on keep-alive, so each connection first does that. Cold (BENCH_CROWD_COLD=1),
+  // the first wave's latency is the 200 TCP handshakes racing: ~400 ms even for bare node:http.
+  const warm = (path: string) => (CROWD_SHAPE.cold ? {} : { warmPath: path });
+  const node = await runDrive({ ...once, url: ctx.bareNodeUrl, ...warm("/") });
+  const hono = await runDrive({ ...once, url: ctx.baselineUrl, ...warm("/") });
   let persistedAt = 0;
   let watching = true;
   const watch = (async () => {
@@ -281,7 +289,7 @@ export async function crowd(ctx: BenchContext, layout: Layout, tag = ""): Promis
       await new Promise((r) => setTimeout(r, 25));
     }
   })();
-  const run = await runDrive({ ...once, url: `${layout.base}/api/sales/${sale}/orders` });
+  const run = await runDrive({ ...once, url: `${layout.base}/api/sales/${sale}/orders`, ...warm(`/api/sales/${sale}`) });
   const settled = await admin.settled(sale);
   watching = false;
   await watch;
@@ -290,11 +298,12 @@ export async function crowd(ctx: BenchContext, layout: Layout, tag = ""): Promis
     `${buyers.toLocaleString("en")} distinct buyers, ${stock.toLocaleString("en")} units, ${connections} connections`,
     `202 p50 ${run.accepted?.p50} ms, p99 ${run.accepted?.p99} ms; refusals p50 ${run.refused?.p50} ms, p99 ${run.refused?.p99} ms`,
     `sold out ${run.last2xxMs} ms after the first request; all accepted in MySQL ${persistedAt ? `${persistedAt - run.startedAt} ms` : "not seen"} after it`,
-    `bare node:http ${Math.round(node.rps).toLocaleString("en")}/s, bare Hono ${Math.round(hono.rps).toLocaleString("en")}/s just before`,
+    `bare node:http ${Math.round(node.rps).toLocaleString("en")}/s (p99 ${node.p99} ms), bare Hono ${Math.round(hono.rps).toLocaleString("en")}/s just before`,
     check.note,
   ]);
   row.notes[row.notes.length - 1] = `answers ${JSON.stringify(run.byStatus)}`; // exact statuses, not toRow's classes
   row.pairedNode = node.rps;
+  row.pairedNodeP99 = node.p99;
   row.pairedBaseline = hono.rps;
   row.accepted = run.accepted;
   if (!check.ok || settled.stats.accepted !== stock) row.errors += 1;
