@@ -51,7 +51,8 @@ export function createApi({ services, handoff: handoffOptions, admitTickMs }: Ap
   mountHealth(app, dependencyChecks(services));
   mountMetrics(app, services.registry, { adminToken: config.ADMIN_TOKEN });
   getSale.register(app, ctx);
-  postOrder.register(app, ctx);
+  const purchase = postOrder.createPurchase(ctx);
+  postOrder.register(app, ctx, purchase);
   getOrder.register(app, ctx);
   getChallenge.register(app, ctx);
   // The admission calls read their body with c.req.text(): held to 4 KiB first. (The purchase
@@ -66,6 +67,8 @@ export function createApi({ services, handoff: handoffOptions, admitTickMs }: Ap
   return {
     app,
     ctx,
+    /** The purchase behind POST /api/sales/:saleId/orders, for a gateway in this process (see the route). */
+    purchase,
     admitter,
     start: async () => {
       await guard.check();

@@ -18,3 +18,20 @@ export const IDEMPOTENCY_KEY_MESSAGE = "Idempotency-Key must be 1-128 printable 
 export function isPlainPurchaseBody(raw: string): boolean {
   return raw === "" || raw === "{}" || raw === '{"quantity":1}';
 }
+
+/** A purchase the caller has already checked: a sale id of the sale-id alphabet, a valid body, the user authenticated. */
+export interface PurchaseInput {
+  saleId: string;
+  userId: string;
+  /** The request's Idempotency-Key (1-128 printable ASCII), or "" for none. */
+  idempotencyKey: string;
+}
+
+/** The 202's body. */
+export interface Accepted {
+  orderId: string;
+  status: "queued";
+}
+
+/** Reserves one unit for a user; resolves with the order, or throws the refusal as an AppError (409, 410, 403, 503, ...). */
+export type Purchase = (input: PurchaseInput) => Promise<Accepted>;

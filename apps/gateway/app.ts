@@ -9,6 +9,7 @@ import { duplicateClient } from "../core/redis.js";
 import { dependencyChecks, type Services } from "../core/services.js";
 import { tracing } from "../core/tracing.js";
 import { createPasses } from "../domain/admission/pass.js";
+import type { Purchase } from "../domain/purchase-request.js";
 import { createSaleCache } from "../domain/sale-cache.js";
 import { createSaleStore } from "../domain/sale-store.js";
 import { mountSite } from "../site/mount.js";
@@ -25,6 +26,8 @@ export interface GatewayDeps {
   services: Services;
   /** The API's fetch handler when co-hosted; otherwise config.API_URL is used. */
   apiFetch?: (req: Request) => Response | Promise<Response>;
+  /** The co-hosted API's purchase: called directly instead of through apiFetch (not with tracing on, whose spans follow the HTTP hop). */
+  apiPurchase?: Purchase;
   /** Admin routes served under /admin on the public port (one-process mode). */
   admin?: Hono<AppEnv>;
   soldOutRefreshMs?: number;
@@ -33,7 +36,7 @@ export interface GatewayDeps {
 }
 
 /** The edge: authentication, limits and the sold-out flag in front of the API. */
-export function createGateway({ services, apiFetch, admin, soldOutRefreshMs, authenticate: given }: GatewayDeps) {
+export function createGateway({ services, apiFetch, apiPurchase, admin, soldOutRefreshMs, authenticate: given }: GatewayDeps) {
   const { config, redis, database, metrics, logger } = services;
   const store = createSaleStore(redis, config.REDIS_KEY_PREFIX);
   const saleCache = createSaleCache({ db: database.db, store });
@@ -94,6 +97,7 @@ export function createGateway({ services, apiFetch, admin, soldOutRefreshMs, aut
     metrics,
     maxInFlight: config.MAX_INFLIGHT_PURCHASES,
     foreground: services.foreground,
+    purchase: tracing() ? undefined : apiPurchase,
   });
 
   // API reference, storefront and (outside production) the development routes; before the catch-all below.

@@ -12,7 +12,7 @@ import { createGateway } from "../gateway/app.js";
 export async function startEdge(services: Services) {
   const { config } = services;
   const api = createApi({ services });
-  const gateway = createGateway({ services, apiFetch: api.app.fetch, admin: createAdminRoutes({ services }) });
+  const gateway = createGateway({ services, apiFetch: api.app.fetch, apiPurchase: api.purchase, admin: createAdminRoutes({ services }) });
   await Promise.all([api.start(), gateway.start()]);
   const http = await listen(gateway.app, config.HOST, config.PORT, { ...httpOptions(config, services.logger), fastPath: gateway.fastPath });
   return {

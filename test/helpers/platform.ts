@@ -70,7 +70,13 @@ export async function startTestPlatform(
   const services = await testServices({ ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}), ...opts.env }, opts.kafka);
   const api = createApi({ services, handoff: { relayIntervalMs: 200, ...opts.handoff }, admitTickMs: opts.admitTickMs });
   const admin = createAdminRoutes({ services });
-  const gateway = createGateway({ services, apiFetch: api.app.fetch, admin, soldOutRefreshMs: opts.soldOutRefreshMs });
+  const gateway = createGateway({
+    services,
+    apiFetch: api.app.fetch,
+    apiPurchase: api.purchase,
+    admin,
+    soldOutRefreshMs: opts.soldOutRefreshMs,
+  });
   const writer = opts.writer ? createOrderWriter(services, typeof opts.writer === "object" ? opts.writer : {}) : undefined;
   const lc = typeof opts.lifecycle === "object" ? opts.lifecycle : {};
   const lifecycle = opts.lifecycle

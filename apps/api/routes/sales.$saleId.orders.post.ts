@@ -6,7 +6,13 @@ import { newOrderId } from "../../core/ids.js";
 import { json } from "../../core/respond.js";
 import { tracing } from "../../core/tracing.js";
 import { SALE_ID_PATTERN } from "../../domain/order-message.js";
-import { IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_MESSAGE, isPlainPurchaseBody, purchaseBodySchema } from "../../domain/purchase-request.js";
+import {
+  IDEMPOTENCY_KEY,
+  IDEMPOTENCY_KEY_MESSAGE,
+  isPlainPurchaseBody,
+  type Purchase,
+  purchaseBodySchema,
+} from "../../domain/purchase-request.js";
 import type { ReserveOutcome } from "../../domain/sale-store.js";
 import { type ApiContext, requireUser } from "../context.js";
 
@@ -15,10 +21,28 @@ const QUEUED_ORDER_TTL_S = 7 * 24 * 3600;
 
 /**
  * POST /api/sales/:saleId/orders: reserve one unit for the user, atomically in Redis, and answer
- * 202 with the order id; the order travels to MySQL through Kafka (see ../handoff.ts).
+ * 202 with the order id; the order travels to MySQL through Kafka (see ../handoff.ts). The route
+ * checks the request, then calls `createPurchase`'s function, which a co-hosted gateway calls
+ * directly (no second HTTP framework pass in one process).
  */
-export function register(app: Hono<AppEnv>, ctx: ApiContext) {
-  const { metrics, logger, config } = ctx.services;
+export function register(app: Hono<AppEnv>, ctx: ApiContext, purchase: Purchase = createPurchase(ctx)) {
+  app.post("/api/sales/:saleId/orders", requireUser(ctx.services.config.JWT_SECRET), async (c) => {
+    const saleId = c.req.param("saleId");
+    // No sale has such an id (ids are byte-exact): 404 like any id with no exact record.
+    if (!SALE_ID_PATTERN.test(saleId)) throw new AppError("sale_not_found", `no sale ${JSON.stringify(saleId)}`);
+    const raw = (await readBody(c, BODY_LIMITS.purchase)).toString("utf8");
+    if (!isPlainPurchaseBody(raw)) parseJsonBody(raw, purchaseBodySchema, { emptyIsObject: true });
+    const idempotencyKey = requestHeader(c, "idempotency-key") ?? "";
+    if (idempotencyKey && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
+      throw new AppError("invalid_request", IDEMPOTENCY_KEY_MESSAGE);
+    }
+    return json(c, await purchase({ saleId, userId: c.get("userId"), idempotencyKey }), 202);
+  });
+}
+
+/** The purchase itself, behind the route's checks (see PurchaseInput). */
+export function createPurchase(ctx: ApiContext): Purchase {
+  const { metrics, logger } = ctx.services;
   const log = logger.child({ component: "purchase" });
   const tracer = tracing();
   /** The reserve call in a span of its own when tracing is on (the script's EVALSHA is a child, from the ioredis instrumentation). */
@@ -41,23 +65,13 @@ export function register(app: Hono<AppEnv>, ctx: ApiContext) {
     }
   }
 
-  app.post("/api/sales/:saleId/orders", requireUser(config.JWT_SECRET), async (c) => {
-    const saleId = c.req.param("saleId");
-    // No sale has such an id (ids are byte-exact): 404 like any id with no exact record.
-    if (!SALE_ID_PATTERN.test(saleId)) throw new AppError("sale_not_found", `no sale ${JSON.stringify(saleId)}`);
-    const raw = (await readBody(c, BODY_LIMITS.purchase)).toString("utf8");
-    if (!isPlainPurchaseBody(raw)) parseJsonBody(raw, purchaseBodySchema, { emptyIsObject: true });
-    const idempotencyKey = requestHeader(c, "idempotency-key") ?? "";
-    if (idempotencyKey && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
-      throw new AppError("invalid_request", IDEMPOTENCY_KEY_MESSAGE);
-    }
+  return async ({ saleId, userId, idempotencyKey }) => {
     if (!ctx.guard.verified) {
       metrics.purchases.inc({ outcome: "redis_unverified" });
       throw new AppError("unavailable", "the sale is briefly unavailable (reconnecting to Redis); retry in a moment", {
         headers: { "Retry-After": "1" },
       });
     }
-    const userId = c.get("userId");
     const orderId = newOrderId();
     // From memory nearly always; when the sale cannot be read (MySQL away after a restart) the
     // purchase goes on as before: reserve-6.lua needs only Redis.
@@ -69,7 +83,7 @@ export function register(app: Hono<AppEnv>, ctx: ApiContext) {
       const replayed = idempotencyKey
         ? await redisOrUnavailable(() => ctx.store.replayOf(saleId, userId, idempotencyKey), saleId, userId)
         : null;
-      if (replayed) return json(c, { orderId: replayed, status: "queued" }, 202);
+      if (replayed) return { orderId: replayed, status: "queued" };
       metrics.admissionRequests.inc({ call: "purchase", outcome: "admission_spent" });
       throw new AppError("invalid_pass", "this pass's admission was used by a purchase or has lapsed: join the queue again (POST /queue)", {
         extra: { saleId },
@@ -105,10 +119,10 @@ export function register(app: Hono<AppEnv>, ctx: ApiContext) {
         ctx.store
           .rememberQueued(orderId, queued, QUEUED_ORDER_TTL_S)
           .catch((err) => log.warn({ err, orderId }, "could not cache the queued order for status reads"));
-        return json(c, { orderId, status: "queued" }, 202);
+        return { orderId, status: "queued" };
       }
       case "replayed":
-        return json(c, { orderId: outcome.orderId, status: "queued" }, 202);
+        return { orderId: outcome.orderId, status: "queued" };
       case "not_loaded": {
         const sale = await ctx.saleCache.get(saleId);
         if (!sale) throw new AppError("sale_not_found", `no sale ${saleId}`);
@@ -133,5 +147,5 @@ export function register(app: Hono<AppEnv>, ctx: ApiContext) {
       case "sold_out":
         throw new AppError("sold_out", "sold out", { extra: { saleId } });
     }
-  });
+  };
 }

@@ -4,9 +4,16 @@ import { ALREADY_PURCHASED_MESSAGE, AppError, errorResponse, parseJsonBody } fro
 import type { Foreground } from "../../core/foreground.js";
 import { type AppEnv, incomingOf, requestHeader } from "../../core/http.js";
 import type { PlatformMetrics } from "../../core/metrics.js";
+import { json } from "../../core/respond.js";
 import type { Passes } from "../../domain/admission/pass.js";
 import { SALE_ID_PATTERN } from "../../domain/order-message.js";
-import { IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_MESSAGE, isPlainPurchaseBody, purchaseBodySchema } from "../../domain/purchase-request.js";
+import {
+  IDEMPOTENCY_KEY,
+  IDEMPOTENCY_KEY_MESSAGE,
+  isPlainPurchaseBody,
+  type Purchase,
+  purchaseBodySchema,
+} from "../../domain/purchase-request.js";
 import type { SaleCache } from "../../domain/sale-cache.js";
 import type { Authenticate } from "../auth.js";
 import { clientIp } from "../client-ip.js";
@@ -31,6 +38,8 @@ export interface PurchaseDeps {
   maxInFlight: number;
   /** Purchases in flight, which background work in this process yields to (core/foreground.ts). */
   foreground?: Foreground;
+  /** The co-hosted API's purchase, called directly; unset: through `forward`. */
+  purchase?: Purchase;
 }
 
 /**
@@ -72,6 +81,11 @@ function socketAddress(c: Context<AppEnv>): string | undefined {
 export function register(app: Hono<AppEnv>, deps: PurchaseDeps) {
   let inFlight = 0;
   const count = rejectionCounter(deps.metrics);
+  /** What the API's answer tells the edge: a 410 sets the sold-out flag, a 409 the buyer's recent purchase. */
+  const learn = (status: number, saleId: string, userId: string) => {
+    if (status === 410) deps.soldOut.markSoldOut(saleId);
+    else if (status === 409) deps.holders.remember(saleId, userId);
+  };
   const reject = (
     c: Context<AppEnv>,
     reason: string,
@@ -150,9 +164,16 @@ export function register(app: Hono<AppEnv>, deps: PurchaseDeps) {
         return reject(c, "rate_limited", "rate_limited", "too many requests; slow down", { headers: { "Retry-After": String(seconds) } });
       }
 
+      if (deps.purchase) {
+        try {
+          return json(c, await deps.purchase({ saleId, userId, idempotencyKey: idempotencyKey ?? "" }), 202);
+        } catch (err) {
+          if (err instanceof AppError) learn(err.status, saleId, userId);
+          throw err; // answered by the app's error handler, as the API's would have
+        }
+      }
       const res = await deps.forward(c.req.raw, userId, c.get("requestId"), (name) => requestHeader(c, name), body);
-      if (res.status === 410) deps.soldOut.markSoldOut(saleId);
-      else if (res.status === 409) deps.holders.remember(saleId, userId);
+      learn(res.status, saleId, userId);
       return res;
     } finally {
       inFlight--;
