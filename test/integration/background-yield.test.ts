@@ -22,9 +22,9 @@ it("the writer holds accepted orders while a purchase is in flight, and writes e
   const f = p.services.foreground;
   let waiting = 0;
   const yieldTo = f.yieldTo.bind(f);
-  f.yieldTo = (ms?: number) => {
+  f.yieldTo = () => {
     waiting++;
-    return yieldTo(ms).finally(() => waiting--);
+    return yieldTo().finally(() => waiting--);
   };
   const saleId = await p.createSale({ stock: 20 });
   f.enter(); // a purchase that takes its time (a slow client, say)

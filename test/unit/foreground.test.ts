@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createForeground } from "../../apps/core/foreground.js";
 
-/** The bounded wait background work takes behind purchases in flight (apps/core/foreground.ts). */
+/** The bounded holds background work takes behind purchases in flight (apps/core/foreground.ts). */
 describe("foreground", () => {
   beforeEach(() => {
     vi.useFakeTimers();
@@ -9,6 +9,7 @@ describe("foreground", () => {
   afterEach(() => {
     vi.useRealTimers();
   });
+  const clock = () => Date.now(); // faked
   const settled = (p: Promise<void>) => {
     let done = false;
     void p.then(() => {
@@ -18,14 +19,14 @@ describe("foreground", () => {
   };
 
   it("with no purchase in flight a background step goes at once", async () => {
-    const f = createForeground(500);
+    const f = createForeground(500, clock);
     const done = settled(f.yieldTo());
     await Promise.resolve();
     expect(done()).toBe(true);
   });
 
   it("waits while purchases are in flight and goes once the last one answered", async () => {
-    const f = createForeground(500);
+    const f = createForeground(500, clock);
     f.enter();
     f.enter();
     const done = settled(f.yieldTo());
@@ -40,22 +41,43 @@ describe("foreground", () => {
     expect(f.inFlight).toBe(0);
   });
 
-  it("never waits longer than its bound, however long the crowd lasts", async () => {
-    const f = createForeground(500);
+  it("a hold never lasts longer than its bound, however long the crowd lasts; steps that join it end with it", async () => {
+    const f = createForeground(500, clock);
     f.enter();
-    const done = settled(f.yieldTo());
-    await vi.advanceTimersByTimeAsync(490);
-    expect(done()).toBe(false);
+    const first = settled(f.yieldTo());
+    await vi.advanceTimersByTimeAsync(300);
+    const second = settled(f.yieldTo()); // joins the hold: ends when it ends, not 500 ms later
+    await vi.advanceTimersByTimeAsync(190);
+    expect([first(), second()]).toEqual([false, false]);
     await vi.advanceTimersByTimeAsync(20);
-    expect(done()).toBe(true);
-    // A step that asks for less (or none) gets that.
-    const quick = settled(f.yieldTo(0));
-    await Promise.resolve();
-    expect(quick()).toBe(true);
+    expect([first(), second()]).toEqual([true, true]);
+  });
+
+  it("under a sustained load, a hold that ran to its limit is followed by twice as long free", async () => {
+    const f = createForeground(500, clock);
+    f.enter(); // never leaves
+    await vi.advanceTimersByTimeAsync(0);
+    const held = settled(f.yieldTo());
+    await vi.advanceTimersByTimeAsync(510);
+    expect(held()).toBe(true);
+    // The next 1,000 ms: every step goes at once.
+    for (let i = 0; i < 9; i++) {
+      const step = settled(f.yieldTo());
+      await Promise.resolve();
+      expect(step()).toBe(true);
+      await vi.advanceTimersByTimeAsync(100);
+    }
+    await vi.advanceTimersByTimeAsync(100);
+    // Then a new hold.
+    const again = settled(f.yieldTo());
+    await vi.advanceTimersByTimeAsync(100);
+    expect(again()).toBe(false);
+    await vi.advanceTimersByTimeAsync(420);
+    expect(again()).toBe(true);
   });
 
   it("BACKGROUND_YIELD_MS=0 turns it off", async () => {
-    const f = createForeground(0);
+    const f = createForeground(0, clock);
     f.enter();
     const done = settled(f.yieldTo());
     await Promise.resolve();
