@@ -293,6 +293,8 @@ export async function crowd(ctx: BenchContext, layout: Layout, tag = ""): Promis
   const settled = await admin.settled(sale);
   watching = false;
   await watch;
+  // settled() may see the last row before the watcher's next look: its time is as good (50 ms steps).
+  if (!persistedAt && settled.stats.persisted >= settled.stats.accepted && settled.stats.remaining === 0) persistedAt = settled.at;
   const check = ledger(settled.stats);
   const row = toRow("crowd", layout, run, [
     `${buyers.toLocaleString("en")} distinct buyers, ${stock.toLocaleString("en")} units, ${connections} connections`,

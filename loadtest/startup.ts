@@ -46,10 +46,12 @@ const COMPONENTS: { name: string; entry: string; env?: Record<string, string>; u
 async function timeStart(mode: Mode, entry: string, extra: Record<string, string>, until: string[]): Promise<number[]> {
   const args = mode === "tsx" ? ["--import", "tsx", entry] : ["infra/start.mjs", entry];
   const t0 = performance.now();
+  const group = `${prefix}-${Math.random().toString(36).slice(2)}`;
   const child = spawn(process.execPath, args, {
     // A group of its own each time: the first join of a group waits the broker's initial rebalance
     // delay (3 s); a rejoin after a member left waits out the rebalance instead (see the README).
-    env: { ...base, ...extra, PORT: String(await freePort()), ORDER_WRITER_GROUP_ID: `${prefix}-${Math.random().toString(36).slice(2)}` },
+    // Payments' group derives from the writer's; the loyalty ledger has its own (a reused one made every run after the first wait ~9 s).
+    env: { ...base, ...extra, PORT: String(await freePort()), ORDER_WRITER_GROUP_ID: group, LOYALTY_GROUP_ID: `${group}-loyalty` },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const marks: number[] = [];
