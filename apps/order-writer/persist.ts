@@ -30,8 +30,8 @@ export interface PersistResult {
   slotConflicts: OrderMessage[];
 }
 
-// Every field toRow() sets; the other columns take their defaults (NULL).
-const ordersInsert = bulkInsert(orders, [
+/** The writer's INSERT: every field toRow() sets; the other columns take their defaults (NULL). */
+export const ordersInsert = bulkInsert(orders, [
   "id",
   "saleId",
   "userId",

@@ -4,6 +4,7 @@ import { bulkInsert } from "../../apps/core/db/bulk-insert.js";
 import { createDatabase, type Database } from "../../apps/core/db/client.js";
 import { type NewOrder, orders } from "../../apps/core/db/schema/index.js";
 import { newOrderId } from "../../apps/core/ids.js";
+import { ordersInsert } from "../../apps/order-writer/persist.js";
 import { ownDatabase } from "../helpers/env.js";
 
 let own: Awaited<ReturnType<typeof ownDatabase>>;
@@ -16,20 +17,6 @@ afterAll(async () => {
   await database?.close();
   await own?.drop();
 });
-
-const ordersInsert = bulkInsert(orders, [
-  "id",
-  "saleId",
-  "userId",
-  "slot",
-  "liveSlot",
-  "quantity",
-  "amountCents",
-  "status",
-  "createdAt",
-  "persistedAt",
-  "payBy",
-]);
 
 /** Rows with what escaping and conversion can get wrong: quotes, `?`, a backslash, NFD, milliseconds, NULL, a default. */
 function rows(saleId: string): NewOrder[] {
