@@ -134,6 +134,7 @@ export function createGateway({ services, apiFetch, apiPurchase, admin, soldOutR
           corsHeaders:
             config.CORS_ORIGINS.length > 0 ? { vary: "Origin", "access-control-expose-headers": exposeHeaders.join(",") } : undefined,
           overloaded: route.overloaded,
+          logger: logger.child({ component: "gateway" }),
         });
 
   return {

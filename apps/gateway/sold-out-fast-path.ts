@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { AppError, ERROR_STATUS, type ErrorCode, errorBody, parseJsonBody } from "../core/errors.js";
 import { requestIdFor } from "../core/http.js";
+import type { Logger } from "../core/logger.js";
+import { timedOutSockets } from "../core/serve.js";
 import { SALE_ID_PATTERN } from "../domain/order-message.js";
 import { isPlainPurchaseBody, OVERLOADED_MESSAGE, purchaseBodySchema } from "../domain/purchase-request.js";
 
@@ -44,6 +46,8 @@ export function soldOutFastPath(deps: {
   corsHeaders?: Record<string, string>;
   /** The route is shedding load (MAX_INFLIGHT_PURCHASES in flight): it answers 503 before the sold-out flag. */
   overloaded?: () => boolean;
+  /** Where a client that leaves mid-body is logged (at info), as the app's error handler logs it for the route. */
+  logger?: Logger;
 }): (req: IncomingMessage, res: ServerResponse) => boolean {
   return (req, res) => {
     if (req.method !== "POST") return false;
@@ -97,12 +101,32 @@ export function soldOutFastPath(deps: {
       return true;
     }
     let raw = "";
+    let receivedBytes = 0;
+    let ended = false;
     req.setEncoding("utf8");
     req.on("data", (chunk: string) => {
       raw += chunk;
+      receivedBytes += Buffer.byteLength(chunk);
     });
-    // A client that leaves mid-body gets nothing; the listener's request timeout answers a slow one (serve.ts).
-    req.on("end", () => answer(raw));
+    req.on("end", () => {
+      ended = true;
+      answer(raw);
+    });
+    // A client that leaves mid-body gets nothing; the listener's request timeout answers a slow one
+    // with 408 (serve.ts). Either is counted and logged as the route's body read and the app's error
+    // handler do (core/body.ts, errors.ts): a 400 client_aborted for the sale, one line at info.
+    req.on("close", () => {
+      if (ended) return;
+      const timedOut = timedOutSockets.has(req.socket);
+      const code = timedOut ? "request_timeout" : "client_aborted";
+      deps.logger?.info(
+        { code, requestId, method: req.method, path: url, receivedBytes },
+        timedOut
+          ? "request_timeout: a slow client was cut off before sending its whole body (answered 408); nothing was done"
+          : "client_aborted: the client went away before sending its whole body; nothing was done",
+      );
+      deps.record(saleId, ERROR_STATUS.client_aborted, (performance.now() - started) / 1000);
+    });
     return true;
   };
 }

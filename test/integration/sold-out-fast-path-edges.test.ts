@@ -1,13 +1,15 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signUserToken } from "../../apps/core/jwt.js";
 import { listen } from "../../apps/core/serve.js";
 import type { Services } from "../../apps/core/services.js";
 import { createGateway, type Gateway } from "../../apps/gateway/app.js";
+import { PURCHASE_RESPONSES } from "../../apps/gateway/purchase-outcomes.js";
 import { randomId, testServices } from "../helpers/env.js";
 import { startTestPlatform, type TestPlatform } from "../helpers/platform.js";
 import { type RawAnswer, rawExchange } from "../helpers/raw-http.js";
-import { deferred, eventually } from "../helpers/wait.js";
+import { deferred, eventually, sleep } from "../helpers/wait.js";
 
 /**
  * The sold-out fast path (apps/gateway/sold-out-fast-path.ts) where the gateway's configuration or
@@ -129,5 +131,49 @@ describe("while the route sheds load", () => {
     const after = await both(purchase("x"));
     expect(after.fast.status).toBe(410);
     expect(comparable(after.fast)).toEqual(comparable(after.slow));
+  });
+});
+
+describe("a body that never completes", () => {
+  const answers400 = async () =>
+    ((await services.registry.getSingleMetric(PURCHASE_RESPONSES)?.get())?.values ?? [])
+      .filter((v) => v.labels.sale === soldOutSale && v.labels.status === "400")
+      .reduce((sum, v) => sum + v.value, 0);
+  const head = () => `POST /api/sales/${soldOutSale}/orders HTTP/1.1\r\nHost: x\r\nContent-Length: 14\r\n\r\n{"quan`;
+
+  it("a client that leaves mid-body is counted as the route counts it (a 400 for the sale), on either listener", async () => {
+    for (const port of [slow.port, fast.port]) {
+      const before = await answers400();
+      const takenBefore = taken;
+      const socket = connect(port, "127.0.0.1");
+      await new Promise<void>((resolve) => socket.once("connect", resolve));
+      socket.write(head());
+      await sleep(200);
+      socket.destroy();
+      await eventually(`the abort on port ${port} is counted`, async () => (await answers400()) === before + 1);
+      expect(taken - takenBefore).toBe(port === fast.port ? 1 : 0);
+    }
+  });
+
+  it("a client cut off by the request timeout gets the listener's 408 and is counted alike", async () => {
+    const timeouts = { headersTimeoutMs: 300, requestTimeoutMs: 600 };
+    const fastPath = gateway.fastPath;
+    if (!fastPath) throw new Error("no fast path");
+    const withFast = await listen(gateway.app, "127.0.0.1", 0, { ...timeouts, fastPath });
+    const without = await listen(gateway.app, "127.0.0.1", 0, timeouts);
+    try {
+      const seen = [];
+      for (const port of [without.port, withFast.port]) {
+        const before = await answers400();
+        const a = await rawExchange(port, head(), {}, 10_000);
+        await eventually(`the timeout on port ${port} is counted`, async () => (await answers400()) === before + 1);
+        seen.push(comparable(a));
+      }
+      expect(seen[0]?.status).toBe(408);
+      expect(seen[1]).toEqual(seen[0]);
+    } finally {
+      await withFast.close();
+      await without.close();
+    }
   });
 });
