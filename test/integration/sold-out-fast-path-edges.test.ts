@@ -177,3 +177,30 @@ describe("a body that never completes", () => {
     }
   });
 });
+
+describe("pipelining", () => {
+  it("requests pipelined on one socket are answered in order, the fast path's among Hono's", async () => {
+    const statuses = async (port: number) => {
+      const buy = (body: string) =>
+        `POST /api/sales/${soldOutSale}/orders HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+      const requests = [buy("{}"), "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", buy("{"), buy("")];
+      const socket = connect(port, "127.0.0.1");
+      let text = "";
+      socket.setEncoding("latin1");
+      socket.on("data", (d: string) => {
+        text += d;
+      });
+      socket.write(requests.join(""));
+      await eventually("four answers", () => (text.match(/HTTP\/1\.1 \d{3} /g) ?? []).length === 4);
+      socket.destroy();
+      // Bodies end without a newline: each status line follows the previous answer's last byte.
+      return (text.match(/HTTP\/1\.1 \d{3} /g) ?? []).map((l) => Number(l.slice(9, 12)));
+    };
+    const viaSlow = await statuses(slow.port);
+    const before = taken;
+    const viaFast = await statuses(fast.port);
+    expect(taken - before).toBe(3);
+    expect(viaFast).toEqual(viaSlow);
+    expect(viaFast).toEqual([410, 200, 400, 410]);
+  });
+});
