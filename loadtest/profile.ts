@@ -4,14 +4,17 @@
 // only the samples taken while the load ran are counted (V8's profile clock and
 // process.hrtime are both CLOCK_MONOTONIC), so start-up and the pauses around the load are left out;
 // for the crowd, the selling phase (up to the last 202) is also reported alone.
-// The .cpuprofile stays in /tmp/prof for a flame graph (Chrome DevTools, speedscope).
+// The .cpuprofile stays in a directory of the run's own (/tmp/seckill-prof-*, printed at the end)
+// for a flame graph (Chrome DevTools, speedscope): runs on a shared box never delete each other's.
 import { spawn } from "node:child_process";
-import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { dropRedisPrefix } from "./ceilings.js";
 import { benchLabels, sampleCpu } from "./cpu-by-process.js";
 import { runDrive } from "./run-drive.js";
 
-rmSync("/tmp/prof", { recursive: true, force: true });
+const PROF_DIR = mkdtempSync(join(tmpdir(), "seckill-prof-"));
 const PORT = Number(process.env.PORT ?? 3900);
 const SCENARIO = (["accept", "crowd"] as const).find((s) => s === process.argv[2]) ?? "sold-out";
 const PREFIX = `prof${Date.now()}:`;
@@ -24,7 +27,7 @@ const env = {
   MAX_INFLIGHT_PURCHASES: "100000",
   RECONCILE_INTERVAL_MS: "0",
 };
-const child = spawn(process.execPath, ["--cpu-prof", "--cpu-prof-dir=/tmp/prof", "--import", "tsx", "apps/platform/main.ts"], {
+const child = spawn(process.execPath, ["--cpu-prof", `--cpu-prof-dir=${PROF_DIR}`, "--import", "tsx", "apps/platform/main.ts"], {
   env,
   stdio: "ignore",
 });
@@ -102,8 +105,9 @@ const loadTo = loadFrom + BigInt(Math.round((result.total / result.rps) * 1e6));
 child.kill("SIGINT");
 await new Promise((r) => child.once("exit", r));
 await dropRedisPrefix("redis://127.0.0.1:6379", PREFIX);
-const file = readdirSync("/tmp/prof").find((f) => f.endsWith(".cpuprofile"))!;
-const prof = JSON.parse(readFileSync(`/tmp/prof/${file}`, "utf8")) as Profile;
+const file = readdirSync(PROF_DIR).find((f) => f.endsWith(".cpuprofile"))!;
+const prof = JSON.parse(readFileSync(join(PROF_DIR, file), "utf8")) as Profile;
+console.log(`profile: ${join(PROF_DIR, file)}`);
 const windows: [string, bigint, bigint][] = [["the whole load", loadFrom, loadTo]];
 // The crowd's selling phase: from the first request to the last 202.
 if (SCENARIO === "crowd" && result.last2xxMs)

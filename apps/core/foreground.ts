@@ -11,10 +11,11 @@
  * So each background step first calls `yieldTo()`. With no purchase in flight (any quiet moment,
  * a sold-out flood answered from memory, a process without an HTTP edge) it returns at once.
  * Otherwise a hold begins: background steps wait until no purchase is in flight, for at most
- * `maxWaitMs` from the hold's start. After a hold that ran to its limit (the load goes on), the
- * next `2 × maxWaitMs` are free: background work runs whatever the load, so under a sustained
- * load it gets at least two thirds of the time it asks for and persistence keeps up; only a
- * burst's first moments are given to buyers alone.
+ * `maxWaitMs` from the hold's start. After a hold, the next twice as long as it lasted are free
+ * (`2 × maxWaitMs` after one that ran to its limit): background work runs whatever the load, so
+ * under a sustained load it gets at least two thirds of the time it asks for and persistence
+ * keeps up, also when the load has a short lull just before each hold's limit (which ends the
+ * hold early); only a burst's first moments are given to buyers alone.
  */
 export interface Foreground {
   /** A purchase started (the gateway's route, after its cheap refusals). */
@@ -37,6 +38,7 @@ const POLL_MS = 5;
 export function createForeground(maxWaitMs: number, now: () => number = () => performance.now()): Foreground {
   let inFlight = 0;
   /** The current hold's end; background runs freely from there until `freeUntil`. */
+  let holdStart = Number.NEGATIVE_INFINITY;
   let holdUntil = Number.NEGATIVE_INFINITY;
   let freeUntil = Number.NEGATIVE_INFINITY;
   return {
@@ -54,15 +56,20 @@ export function createForeground(maxWaitMs: number, now: () => number = () => pe
       const t = now();
       if (t >= holdUntil) {
         if (t < freeUntil) return Promise.resolve();
+        holdStart = t;
         holdUntil = t + maxWaitMs;
         freeUntil = holdUntil + 2 * maxWaitMs;
       }
       return new Promise((resolve) => {
         const look = () => {
           if (inFlight === 0) {
-            // The crowd answered: the hold is over, and the next burst may start a new one at once.
-            holdUntil = Number.NEGATIVE_INFINITY;
-            freeUntil = Number.NEGATIVE_INFINITY;
+            // The crowd answered: the hold is over, followed by twice its length free (a short
+            // hold, a short free time: the next burst soon gets a hold of its own).
+            const ended = now();
+            if (ended < holdUntil) {
+              freeUntil = ended + 2 * (ended - holdStart);
+              holdUntil = ended;
+            }
             resolve();
           } else if (now() >= holdUntil) resolve();
           else setTimeout(look, POLL_MS);

@@ -9,6 +9,9 @@ export const purchaseBodySchema = z
 
 /** An Idempotency-Key: 1-128 printable ASCII characters, compared byte for byte. */
 export const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
+/** The edge's 503 while MAX_INFLIGHT_PURCHASES purchases are in flight (the route and the sold-out fast path). */
+export const OVERLOADED_MESSAGE = "too many purchases in flight; retry shortly";
+
 export const IDEMPOTENCY_KEY_MESSAGE = "Idempotency-Key must be 1-128 printable ASCII characters";
 
 /**

@@ -63,6 +63,7 @@ export function createGateway({ services, apiFetch, apiPurchase, admin, soldOutR
   const app = createHttpApp(logger.child({ component: "gateway" }));
   mountHealth(app, dependencyChecks(services, ["redis"]));
   mountMetrics(app, services.registry, { adminToken: config.ADMIN_TOKEN });
+  const exposeHeaders = ["Retry-After", "X-Request-Id"];
   if (config.CORS_ORIGINS.length > 0) {
     // Browsers on the shop's own origins may call the user routes. Registered before every
     // route, so a preflight is answered here, from memory: no token, no Redis. Never on /admin
@@ -71,7 +72,7 @@ export function createGateway({ services, apiFetch, apiPurchase, admin, soldOutR
       origin: config.CORS_ORIGINS,
       allowMethods: ["GET", "POST"],
       allowHeaders: ["Authorization", "Content-Type", "Idempotency-Key", "X-Purchase-Pass", "X-Request-Id"],
-      exposeHeaders: ["Retry-After", "X-Request-Id"],
+      exposeHeaders,
       maxAge: config.CORS_MAX_AGE_SECONDS,
     });
     app.use("/api/sales/*", browsers);
@@ -80,7 +81,7 @@ export function createGateway({ services, apiFetch, apiPurchase, admin, soldOutR
   const outcomes = purchaseOutcomes({ registry: services.registry, isKnownSale: (id) => !!saleCache.peek(id) || soldOut.isSoldOut(id) });
   app.use("/api/sales/:saleId/orders", outcomes.middleware);
   const unauthenticated = new RateLimiterMemory({ points: config.UNAUTHENTICATED_PER_IP_PER_SEC, duration: 1 });
-  purchase.register(app, {
+  const route = purchase.register(app, {
     authenticate,
     limitUnauthenticated: (ip) =>
       unauthenticated.consume(ip).then(
@@ -129,6 +130,11 @@ export function createGateway({ services, apiFetch, apiPurchase, admin, soldOutR
           countRejection: purchase.rejectionCounter(metrics),
           record: outcomes.record,
           cors: config.CORS_ORIGINS.length > 0,
+          // What hono/cors adds to an answer to a request without an Origin (those with one go to Hono).
+          corsHeaders:
+            config.CORS_ORIGINS.length > 0 ? { vary: "Origin", "access-control-expose-headers": exposeHeaders.join(",") } : undefined,
+          overloaded: route.overloaded,
+          logger: logger.child({ component: "gateway" }),
         });
 
   return {

@@ -1,11 +1,20 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { AppError, ERROR_STATUS, type ErrorCode, errorBody, parseJsonBody } from "../core/errors.js";
 import { requestIdFor } from "../core/http.js";
+import type { Logger } from "../core/logger.js";
+import { timedOutSockets } from "../core/serve.js";
 import { SALE_ID_PATTERN } from "../domain/order-message.js";
-import { isPlainPurchaseBody, purchaseBodySchema } from "../domain/purchase-request.js";
+import { isPlainPurchaseBody, OVERLOADED_MESSAGE, purchaseBodySchema } from "../domain/purchase-request.js";
 
 /** The longest body a purchase may carry and still be answered here: `{"quantity":1}` (14 bytes) with room for whitespace. */
 const MAX_BODY_BYTES = 64;
+
+/**
+ * A Host header @hono/node-server turns into a URL without a check that could refuse it (its own
+ * fast pattern, src/url.ts): anything else (a missing Host, a port, upper case, `a b`, `u@x`) goes
+ * to Hono, which may answer 400 for it.
+ */
+const PLAIN_HOST = /^[a-z0-9._-]+(?::(?:[1-5]\d{3,4}|[6-9]\d{3}))?$/;
 
 /**
  * The gateway's answer to a purchase of a sold-out sale, given by node:http itself, before Hono
@@ -17,8 +26,9 @@ const MAX_BODY_BYTES = 64;
  * Taken only when the route would answer 410 and nothing else could differ: `POST
  * /api/sales/<id>/orders` with an id of the sale-id alphabet (no query, no escapes), the sale's
  * sold-out flag set, no Idempotency-Key (a replay must reach the API), a Content-Length of at
- * most 64 bytes or no body at all (never chunked), no Origin when CORS is on. The body is still
- * read and checked first, as the route does: a malformed one is a 400, whatever the sale's state.
+ * most 64 bytes or no body at all (never chunked), a plain Host header, no Origin when CORS is on.
+ * The body is still read and checked first, as the route does: a malformed one is a 400, whatever
+ * the sale's state; a valid one while the route sheds load (`overloaded()`) is the route's 503.
  * Anything else returns false and goes to Hono untouched (nothing read from the request).
  */
 export function soldOutFastPath(deps: {
@@ -29,6 +39,15 @@ export function soldOutFastPath(deps: {
   record: (saleId: string, status: number, seconds: number) => void;
   /** CORS answers need the framework's headers: requests with an Origin go the usual way. */
   cors: boolean;
+  /**
+   * Headers the CORS middleware adds to an answer to a request without an Origin (`Vary: Origin`,
+   * `Access-Control-Expose-Headers`), lower-case names; none when CORS is off.
+   */
+  corsHeaders?: Record<string, string>;
+  /** The route is shedding load (MAX_INFLIGHT_PURCHASES in flight): it answers 503 before the sold-out flag. */
+  overloaded?: () => boolean;
+  /** Where a client that leaves mid-body is logged (at info), as the app's error handler logs it for the route. */
+  logger?: Logger;
 }): (req: IncomingMessage, res: ServerResponse) => boolean {
   return (req, res) => {
     if (req.method !== "POST") return false;
@@ -37,6 +56,7 @@ export function soldOutFastPath(deps: {
     const saleId = url.slice(11, url.length - 7);
     if (!SALE_ID_PATTERN.test(saleId) || !deps.isSoldOut(saleId)) return false;
     const headers = req.headers;
+    if (headers.host === undefined || !PLAIN_HOST.test(headers.host)) return false;
     if (headers["idempotency-key"] !== undefined || headers["transfer-encoding"] !== undefined) return false;
     if (deps.cors && headers.origin !== undefined) return false;
     const declared = headers["content-length"];
@@ -46,23 +66,29 @@ export function soldOutFastPath(deps: {
     const requestId = requestIdFor(headers["x-request-id"] as string | undefined);
     const answer = (raw: string) => {
       let code: ErrorCode = "sold_out";
-      let body: string;
-      if (isPlainPurchaseBody(raw)) body = JSON.stringify(errorBody("sold_out", "sold out", { saleId }, requestId));
-      else {
+      let body: string | undefined;
+      if (!isPlainPurchaseBody(raw)) {
         try {
           parseJsonBody(raw, purchaseBodySchema, { emptyIsObject: true });
-          body = JSON.stringify(errorBody("sold_out", "sold out", { saleId }, requestId));
         } catch (err) {
           if (!(err instanceof AppError)) throw err;
           code = err.code;
           body = JSON.stringify(errorBody(err.code, err.message, err.extra, requestId));
         }
       }
+      const shed = body === undefined && deps.overloaded?.() === true;
+      if (shed) {
+        code = "overloaded";
+        body = JSON.stringify(errorBody("overloaded", OVERLOADED_MESSAGE, undefined, requestId));
+      }
+      body ??= JSON.stringify(errorBody("sold_out", "sold out", { saleId }, requestId));
       const status = ERROR_STATUS[code];
       res.writeHead(status, {
+        ...deps.corsHeaders,
         "content-type": "application/json",
         "content-length": Buffer.byteLength(body),
         "x-request-id": requestId,
+        ...(shed ? { "retry-after": "1" } : {}),
       });
       res.end(body);
       deps.countRejection(code);
@@ -75,12 +101,32 @@ export function soldOutFastPath(deps: {
       return true;
     }
     let raw = "";
+    let receivedBytes = 0;
+    let ended = false;
     req.setEncoding("utf8");
     req.on("data", (chunk: string) => {
       raw += chunk;
+      receivedBytes += Buffer.byteLength(chunk);
     });
-    // A client that leaves mid-body gets nothing; the listener's request timeout answers a slow one (serve.ts).
-    req.on("end", () => answer(raw));
+    req.on("end", () => {
+      ended = true;
+      answer(raw);
+    });
+    // A client that leaves mid-body gets nothing; the listener's request timeout answers a slow one
+    // with 408 (serve.ts). Either is counted and logged as the route's body read and the app's error
+    // handler do (core/body.ts, errors.ts): a 400 client_aborted for the sale, one line at info.
+    req.on("close", () => {
+      if (ended) return;
+      const timedOut = timedOutSockets.has(req.socket);
+      const code = timedOut ? "request_timeout" : "client_aborted";
+      deps.logger?.info(
+        { code, requestId, method: req.method, path: url, receivedBytes },
+        timedOut
+          ? "request_timeout: a slow client was cut off before sending its whole body (answered 408); nothing was done"
+          : "client_aborted: the client went away before sending its whole body; nothing was done",
+      );
+      deps.record(saleId, ERROR_STATUS.client_aborted, (performance.now() - started) / 1000);
+    });
     return true;
   };
 }

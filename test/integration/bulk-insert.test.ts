@@ -77,4 +77,44 @@ describe("bulkInsert", () => {
     const few = bulkInsert(orders, ["id", "saleId"]);
     expect(() => few.values([{ id: "x", saleId: "s", userId: "u" } as NewOrder])).toThrow(/userId is not among the keys/);
   });
+
+  it("keeps user ids byte-exact: case, a trailing space, NFC and NFD, emoji, quotes and backslashes are distinct buyers of one slot", async () => {
+    const saleId = `bulk-x-${newOrderId()}`;
+    const users = [
+      "ann",
+      "ann ",
+      "ANN",
+      " ann",
+      "Jos\u00e9",
+      "Jose\u0301",
+      "\u{1F600}",
+      "\u{1F600}\u{1F3FD}",
+      `q"'\\`,
+      "q\"'\\\\",
+      "a\nb",
+      "\\0",
+    ];
+    const at = new Date(Date.UTC(2026, 10, 30, 12, 0, 0));
+    const batch: NewOrder[] = users.map((userId) => ({
+      id: newOrderId(),
+      saleId,
+      userId,
+      slot: 1,
+      liveSlot: 1,
+      quantity: 1,
+      amountCents: 1,
+      status: "pending_payment",
+      createdAt: at,
+      persistedAt: at,
+      payBy: at,
+    }));
+    const conn = await database.pool.getConnection();
+    try {
+      expect((await ordersInsert.run(conn, batch))?.affectedRows).toBe(users.length);
+    } finally {
+      conn.release();
+    }
+    const read = await database.db.select().from(orders).where(eq(orders.saleId, saleId));
+    expect(read.map((r) => Buffer.from(r.userId).toString("hex")).sort()).toEqual(users.map((u) => Buffer.from(u).toString("hex")).sort());
+  });
 });

@@ -63,4 +63,31 @@ describe("the direct purchase answers what the HTTP hop answers", () => {
     expect((await buy(p.gateway, saleId, "learn-c")).status).toBe(410);
     expect(p.gateway.soldOut.isSoldOut(saleId)).toBe(true);
   });
+
+  it("the API's 503s keep their Retry-After: a blocked sale (paused, 5 s) and Redis not yet verified (1 s)", async () => {
+    const blocked = async (g: Gateway, tag: string) => {
+      const saleId = await p.createSale({ stock: 2 });
+      await p.api.ctx.store.block(saleId);
+      return buy(g, saleId, `${tag}-blocked`);
+    };
+    const paused = await blocked(p.gateway, "direct");
+    expect(paused.status).toBe(503);
+    expect(paused.headers["retry-after"]).toBe("5");
+    expect(paused).toEqual(await blocked(viaHttp, "http"));
+
+    const saleId = await p.createSale({ stock: 2 });
+    const guard = p.api.ctx.guard;
+    const original = Object.getOwnPropertyDescriptor(guard, "verified");
+    if (!original) throw new Error("the Redis guard has no own verified property");
+    Object.defineProperty(guard, "verified", { get: () => false, configurable: true });
+    try {
+      const unverified = await buy(p.gateway, saleId, "unverified-direct");
+      expect(unverified.status).toBe(503);
+      expect(unverified.headers["retry-after"]).toBe("1");
+      expect(unverified).toEqual(await buy(viaHttp, saleId, "unverified-http"));
+    } finally {
+      Object.defineProperty(guard, "verified", original);
+    }
+    expect((await buy(p.gateway, saleId, "verified-again")).status).toBe(202);
+  });
 });

@@ -76,6 +76,33 @@ describe("foreground", () => {
     expect(again()).toBe(true);
   });
 
+  it("a load with a short lull just before each hold's limit still leaves background work two thirds of its time", async () => {
+    // Purchases in flight all the time except 15 ms every 500 ms, just before a hold would reach
+    // its 500 ms limit: each hold ends on the lull, not at its limit.
+    const f = createForeground(500, clock);
+    f.enter();
+    const lulls = setInterval(() => {
+      f.leave();
+      setTimeout(() => f.enter(), 15);
+    }, 500);
+    let waited = 0;
+    let running = true;
+    const background = (async () => {
+      while (running) {
+        const asked = clock();
+        await f.yieldTo();
+        waited += clock() - asked;
+        await new Promise((resolve) => setTimeout(resolve, 10)); // one batch's work
+      }
+    })();
+    await vi.advanceTimersByTimeAsync(10_000);
+    running = false;
+    clearInterval(lulls);
+    await vi.advanceTimersByTimeAsync(1000);
+    await background;
+    expect(waited).toBeLessThanOrEqual(10_000 / 3 + 500);
+  });
+
   it("BACKGROUND_YIELD_MS=0 turns it off", async () => {
     const f = createForeground(0, clock);
     f.enter();

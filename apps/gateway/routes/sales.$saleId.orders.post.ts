@@ -11,6 +11,7 @@ import {
   IDEMPOTENCY_KEY,
   IDEMPOTENCY_KEY_MESSAGE,
   isPlainPurchaseBody,
+  OVERLOADED_MESSAGE,
   type Purchase,
   purchaseBodySchema,
 } from "../../domain/purchase-request.js";
@@ -77,8 +78,11 @@ function socketAddress(c: Context<AppEnv>): string | undefined {
  * The sold-out flag is checked before the token on purpose: after a sell-out nearly every
  * request is a 410, the state is public anyway (GET /api/sales/:id says sold_out), and
  * verifying a JWT costs more than everything else on that path.
+ *
+ * Returns `overloaded()`: whether the route sheds purchases now (MAX_INFLIGHT_PURCHASES in
+ * flight), for the sold-out fast path, which must answer the same 503 then.
  */
-export function register(app: Hono<AppEnv>, deps: PurchaseDeps) {
+export function register(app: Hono<AppEnv>, deps: PurchaseDeps): { overloaded: () => boolean } {
   let inFlight = 0;
   const count = rejectionCounter(deps.metrics);
   /** What the API's answer tells the edge: a 410 sets the sold-out flag, a 409 the buyer's recent purchase. */
@@ -110,7 +114,7 @@ export function register(app: Hono<AppEnv>, deps: PurchaseDeps) {
       return reject(c, "invalid_request", "invalid_request", IDEMPOTENCY_KEY_MESSAGE);
     }
     if (inFlight >= deps.maxInFlight) {
-      return reject(c, "overloaded", "overloaded", "too many purchases in flight; retry shortly", { headers: { "Retry-After": "1" } });
+      return reject(c, "overloaded", "overloaded", OVERLOADED_MESSAGE, { headers: { "Retry-After": "1" } });
     }
     inFlight++;
     deps.foreground?.enter();
@@ -180,4 +184,5 @@ export function register(app: Hono<AppEnv>, deps: PurchaseDeps) {
       deps.foreground?.leave();
     }
   });
+  return { overloaded: () => inFlight >= deps.maxInFlight };
 }
