@@ -117,7 +117,8 @@ export function register(app: Hono<AppEnv>, deps: PurchaseDeps): { overloaded: (
       return reject(c, "overloaded", "overloaded", OVERLOADED_MESSAGE, { headers: { "Retry-After": "1" } });
     }
     inFlight++;
-    deps.foreground?.enter();
+    // Set once the purchase passed the cheap refusals: only those make background work wait.
+    let foreground: Foreground | undefined;
     try {
       const saleId = c.req.param("saleId");
       // Not for a request carrying an Idempotency-Key either: a buyer whose 202 was lost (a gateway
@@ -162,6 +163,8 @@ export function register(app: Hono<AppEnv>, deps: PurchaseDeps): { overloaded: (
         }
       }
 
+      foreground = deps.foreground;
+      foreground?.enter();
       const decision = await deps.limit(userId);
       if (!decision.ok) {
         const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
@@ -181,7 +184,7 @@ export function register(app: Hono<AppEnv>, deps: PurchaseDeps): { overloaded: (
       return res;
     } finally {
       inFlight--;
-      deps.foreground?.leave();
+      foreground?.leave();
     }
   });
   return { overloaded: () => inFlight >= deps.maxInFlight };
