@@ -20,10 +20,11 @@ let upcomingSale: string;
 let adminToken: string;
 
 beforeAll(async () => {
-  // Background loops off (relay, sold-out refresh) so every Redis command in a window below is a request's.
+  // Background loops off (relay, sold-out refresh, the waiting rooms' admission tick) so every Redis command in a window below is a request's.
   p = await startTestPlatform({
     handoff: { relayIntervalMs: 600_000 },
     soldOutRefreshMs: 600_000,
+    admitTickMs: 600_000,
     env: { MAX_INFLIGHT_PURCHASES: "3", CORS_ORIGINS: `${SHOP},https://other.example`, RATE_LIMIT_BURST: "100" },
   });
   http = await listen(p.gateway.app, "127.0.0.1", 0, { headersTimeoutMs: 1000, requestTimeoutMs: 1500 });
