@@ -129,6 +129,9 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
  * `disconnectTimeoutMs` the new one joins anyway and the old member's session expires.
  * `setup` subscribes and runs the given consumer; `current()` is the live one.
  */
+/** How long a consumer goes without progress before the watchdog asks whether anything waits for it. */
+const IDLE_LOOK_MS = 5000;
+
 export function supervisedConsumer(opts: {
   create: () => Consumer;
   setup: (consumer: Consumer) => Promise<void>;
@@ -220,7 +223,10 @@ export function supervisedConsumer(opts: {
         return;
       }
       const idleMs = Date.now() - lastProgress;
-      if (idleMs < stallAfterMs) return;
+      // Idle consumers are looked at from IDLE_LOOK_MS on, not only once idle for the stall time:
+      // else messages arriving just as an idle consumer's clock passed stallAfterMs (a sale every
+      // 30 s or so) had it recreated at once, a healthy consumer, for a 9 s rejoin.
+      if (idleMs < Math.min(stallAfterMs, IDLE_LOOK_MS)) return;
       const partitions = assigned;
       const lag = await dog.lag(partitions);
       if (stopping || restarting) return;
@@ -228,6 +234,7 @@ export function supervisedConsumer(opts: {
         lastProgress = Date.now(); // nothing to do is not a stall
         return;
       }
+      if (idleMs < stallAfterMs) return; // messages waiting, not yet for the stall time
       log.error(
         { consumer: opts.name, idleMs, lag, partitions },
         "kafka consumer made no progress with messages waiting on its partitions: recreating it (uncommitted messages are redelivered)",

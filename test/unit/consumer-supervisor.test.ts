@@ -117,6 +117,19 @@ describe("supervised consumer watchdog", () => {
     await s.stop();
   });
 
+  it("messages arriving just as an idle consumer's clock passes the stall time are not a stall", async () => {
+    let lag = 0;
+    const { s, made } = supervise({ lag: () => lag });
+    await s.start();
+    await vi.advanceTimersByTimeAsync(19_500); // idle, nothing to do
+    lag = 500; // a sale starts: its orders wait for the consumer's next fetch
+    await vi.advanceTimersByTimeAsync(15_000);
+    expect(made).toHaveLength(1); // was recreated at 20 s: idle since the start, and now a lag
+    await vi.advanceTimersByTimeAsync(10_000); // still nothing consumed 20 s after they arrived: a stall
+    expect(made).toHaveLength(2);
+    await s.stop();
+  });
+
   it("recreates the consumer even when the old one never finishes disconnecting (a batch stuck in a query)", async () => {
     const { s, made } = supervise({ lag: () => 7, hangOnDisconnect: true });
     await s.start();
