@@ -52,8 +52,11 @@ export function spawnEntry(
     stdio: ["ignore", "pipe", "pipe"],
   });
   const log = createWriteStream(opts.logFile, { flags: opts.append ? "a" : "w" });
-  child.stdout?.pipe(log);
-  child.stderr?.pipe(log);
+  // Two sources, one file: neither pipe may end it (the first to end would, and the other's last
+  // bytes were then a "write after end" thrown out of the test run); it ends once both closed.
+  child.stdout?.pipe(log, { end: false });
+  child.stderr?.pipe(log, { end: false });
+  child.once("close", () => log.end());
   return child;
 }
 

@@ -51,8 +51,10 @@ const child = spawnManaged(process.execPath, ["--import", "tsx", "apps/platform/
   },
 });
 const log = createWriteStream(logFile);
-child.stdout?.pipe(log);
-child.stderr?.pipe(log);
+// Both into one file: it ends when the child closed, not when the first of the two ended (see spawnEntry).
+child.stdout?.pipe(log, { end: false });
+child.stderr?.pipe(log, { end: false });
+child.once("close", () => log.end());
 const base = `http://127.0.0.1:${port}`;
 
 /** Resident memory of the platform's node processes (the primary and any HTTP workers), in MB. */
