@@ -3,7 +3,7 @@ import { bodySchema as moveStockHomeBody } from "../admin/routes/sales.$id.move-
 import { createSaleSchema } from "../admin/routes/sales.post.js";
 import { saleFields } from "../admin/sale-fields.js";
 import type { ErrorCode } from "../core/errors.js";
-import type { Operation } from "./registry.js";
+import { htmlPage, type Operation } from "./registry.js";
 import { adminOrder, adminSale, deadLetter, liveSnapshot, orderHistory, reconcileReport, saleListItem, saleStats } from "./schemas.js";
 
 /**
@@ -29,23 +29,12 @@ const session = z.object({ signedIn: z.boolean(), expiresAt: z.iso.datetime({ of
 const ADMIN: ErrorCode[] = ["unauthorized", "forbidden"];
 
 export const adminOperations: Operation[] = [
-  {
-    method: "get",
+  htmlPage({
     path: "/admin/console",
     tag: "admin console",
     summary: "The admin console (a page; sign in with the admin token)",
-    description: "503 `unavailable` while the web pages are not built (`npm run build:web`).",
-    ok: {
-      200: {
-        description: "HTML",
-        schema: z.string(),
-        contentType: "text/html",
-        headers: { ETag: "entity tag", "Cache-Control": "no-cache" },
-      },
-      304: { description: "not modified (If-None-Match matched)" },
-    },
-    errors: ["unavailable"],
-  },
+    cacheControl: "no-cache",
+  }),
   {
     method: "get",
     path: "/admin/session",

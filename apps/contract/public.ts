@@ -2,7 +2,7 @@ import { z } from "zod";
 import { isUserId } from "../domain/order-message.js";
 import { paymentCallbackSchema } from "../domain/payment-event.js";
 import { purchaseBodySchema } from "../domain/purchase-request.js";
-import type { Operation } from "./registry.js";
+import { htmlPage, type Operation } from "./registry.js";
 import { accepted, devToken, health, publicSale, ready, userOrder } from "./schemas.js";
 
 /** The body of POST /api/sales/:saleId/orders (the API validates with it). */
@@ -145,23 +145,12 @@ export const publicOperations: Operation[] = [
     summary: "The API reference page (renders /openapi.json)",
     ok: { 200: { description: "HTML", schema: z.string(), contentType: "text/html" } },
   },
-  {
-    method: "get",
+  htmlPage({
     path: "/",
     tag: "pages",
     summary: "The storefront demo page (static, cacheable: Cache-Control and ETag)",
-    description: "503 `unavailable` while the web pages are not built (`npm run build:web`).",
-    ok: {
-      200: {
-        description: "HTML",
-        schema: z.string(),
-        contentType: "text/html",
-        headers: { ETag: "entity tag", "Cache-Control": "public, max-age=60" },
-      },
-      304: { description: "not modified (If-None-Match matched)" },
-    },
-    errors: ["unavailable"],
-  },
+    cacheControl: "public, max-age=60",
+  }),
 ];
 
 /** Routes that exist only outside production (NODE_ENV != production). */

@@ -80,3 +80,24 @@ export function register(registry: OpenAPIRegistry, op: Operation): void {
     responses,
   });
 }
+
+/** A static HTML page built by `npm run build:web`: 200 with an ETag, 304 on a match, 503 until built. */
+export function htmlPage(page: { path: string; tag: Operation["tag"]; summary: string; cacheControl: string }): Operation {
+  return {
+    method: "get",
+    path: page.path,
+    tag: page.tag,
+    summary: page.summary,
+    description: "503 `unavailable` while the web pages are not built (`npm run build:web`).",
+    ok: {
+      200: {
+        description: "HTML",
+        schema: z.string(),
+        contentType: "text/html",
+        headers: { ETag: "entity tag", "Cache-Control": page.cacheControl },
+      },
+      304: { description: "not modified (If-None-Match matched)" },
+    },
+    errors: ["unavailable"],
+  };
+}
