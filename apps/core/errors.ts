@@ -103,6 +103,13 @@ export class ClientAbortedError extends Error {
   }
 }
 
+/** The log line for a client that left (or was cut off by the request timeout) before its body arrived. */
+export function clientGoneMessage(timedOut: boolean): string {
+  return timedOut
+    ? "request_timeout: a slow client was cut off before sending its whole body (answered 408); nothing was done"
+    : "client_aborted: the client went away before sending its whole body; nothing was done";
+}
+
 /** Hono onError: known errors keep their code; anything else is a 500 that never echoes internals. */
 export function errorHandler(logger: Logger) {
   return (err: Error, c: Context): Response => {
@@ -110,9 +117,7 @@ export function errorHandler(logger: Logger) {
       const code = err.timedOut ? "request_timeout" : "client_aborted";
       logger.info(
         { code, requestId: c.get("requestId"), method: c.req.method, path: c.req.path, receivedBytes: err.receivedBytes },
-        err.timedOut
-          ? "request_timeout: a slow client was cut off before sending its whole body (answered 408); nothing was done"
-          : "client_aborted: the client went away before sending its whole body; nothing was done",
+        clientGoneMessage(err.timedOut),
       );
       return errorResponse(c, "client_aborted", err.message);
     }

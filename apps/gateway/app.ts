@@ -129,7 +129,6 @@ export function createGateway({ services, apiFetch, apiPurchase, admin, soldOutR
           isSoldOut: soldOut.isSoldOut,
           countRejection: purchase.rejectionCounter(metrics),
           record: outcomes.record,
-          cors: config.CORS_ORIGINS.length > 0,
           // What hono/cors adds to an answer to a request without an Origin (those with one go to Hono).
           corsHeaders:
             config.CORS_ORIGINS.length > 0 ? { vary: "Origin", "access-control-expose-headers": exposeHeaders.join(",") } : undefined,

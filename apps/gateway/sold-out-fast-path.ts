@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { AppError, ERROR_STATUS, type ErrorCode, errorBody, parseJsonBody } from "../core/errors.js";
+import { AppError, clientGoneMessage, ERROR_STATUS, type ErrorCode, errorBody, parseJsonBody } from "../core/errors.js";
 import { requestIdFor } from "../core/http.js";
 import type { Logger } from "../core/logger.js";
 import { timedOutSockets } from "../core/serve.js";
@@ -37,11 +37,10 @@ export function soldOutFastPath(deps: {
   countRejection: (code: ErrorCode) => void;
   /** Counts and times the answer per sale, as the route's middleware does (purchase-outcomes.ts). */
   record: (saleId: string, status: number, seconds: number) => void;
-  /** CORS answers need the framework's headers: requests with an Origin go the usual way. */
-  cors: boolean;
   /**
-   * Headers the CORS middleware adds to an answer to a request without an Origin (`Vary: Origin`,
-   * `Access-Control-Expose-Headers`), lower-case names; none when CORS is off.
+   * Set when CORS is on: the headers its middleware adds to an answer to a request without an
+   * Origin (`Vary: Origin`, `Access-Control-Expose-Headers`), lower-case names. Requests with an
+   * Origin then go the usual way (their answers need the framework's headers).
    */
   corsHeaders?: Record<string, string>;
   /** The route is shedding load (MAX_INFLIGHT_PURCHASES in flight): it answers 503 before the sold-out flag. */
@@ -58,7 +57,7 @@ export function soldOutFastPath(deps: {
     const headers = req.headers;
     if (headers.host === undefined || !PLAIN_HOST.test(headers.host)) return false;
     if (headers["idempotency-key"] !== undefined || headers["transfer-encoding"] !== undefined) return false;
-    if (deps.cors && headers.origin !== undefined) return false;
+    if (deps.corsHeaders && headers.origin !== undefined) return false;
     const declared = headers["content-length"];
     if (declared !== undefined && !(Number(declared) <= MAX_BODY_BYTES)) return false;
 
@@ -119,12 +118,7 @@ export function soldOutFastPath(deps: {
       if (ended) return;
       const timedOut = timedOutSockets.has(req.socket);
       const code = timedOut ? "request_timeout" : "client_aborted";
-      deps.logger?.info(
-        { code, requestId, method: req.method, path: url, receivedBytes },
-        timedOut
-          ? "request_timeout: a slow client was cut off before sending its whole body (answered 408); nothing was done"
-          : "client_aborted: the client went away before sending its whole body; nothing was done",
-      );
+      deps.logger?.info({ code, requestId, method: req.method, path: url, receivedBytes }, clientGoneMessage(timedOut));
       deps.record(saleId, ERROR_STATUS.client_aborted, (performance.now() - started) / 1000);
     });
     return true;
