@@ -95,9 +95,10 @@ const gateway = z.object({
   /**
    * Longest a background step (an order-writer, payments or loyalty batch, an order-events relay
    * pass) waits for the purchases in flight in its own process to answer, in ms; 0: never waits.
-   * Only matters where they share a process with the HTTP edge (npm start, HTTP_WORKERS=1).
+   * Only matters where they share a process with the HTTP edge (npm start, HTTP_WORKERS=1). At
+   * most 10 s: well under the consumers' stall time (30 s), which a waiting batch must not reach.
    */
-  BACKGROUND_YIELD_MS: int(500, 0, 60_000),
+  BACKGROUND_YIELD_MS: int(500, 0, 10_000),
   /** Purchases in flight above this are shed with 503 overloaded. */
   MAX_INFLIGHT_PURCHASES: int(2000, 1),
   /** How many X-Forwarded-For hops to trust when finding the client address (0: use the socket). */

@@ -11,7 +11,7 @@ import { eventually } from "../helpers/wait.js";
 let p: TestPlatform;
 beforeAll(async () => {
   // Only the writer consumes here (no lifecycle, no loyalty), so every wait seen below is its own.
-  p = await startTestPlatform({ writer: true, env: { BACKGROUND_YIELD_MS: "60000" } });
+  p = await startTestPlatform({ writer: true, env: { BACKGROUND_YIELD_MS: "10000" } });
   await p.writer!.ready();
 });
 afterAll(async () => {
