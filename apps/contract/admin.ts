@@ -98,6 +98,8 @@ export const adminOperations: Operation[] = [
     path: "/admin/sales/:id/preload",
     tag: "admin",
     summary: "Load the sale's stock into Redis; idempotent",
+    description:
+      "409 `sale_started` after the start without `force`. 409 `conflict`, even with `force`, when Redis lost a sale that may have sold: orders in MySQL, or (started and preloaded before) orders the writer has not persisted yet. Run reconcile instead: it waits for the writer and recomputes the stock.",
     security: "admin",
     params: { id },
     query: z.object({

@@ -77,6 +77,12 @@ describe("reconcile", () => {
       expect(waiting.kafka.writerLag).toBeGreaterThanOrEqual(5);
       expect(waiting.reopened).toBe(false);
       expect(tally(await buyers(p, saleId, "meanwhile", 3))).toEqual({ 503: 3 });
+      // MySQL has no row of the 5 yet: a preload (forced or not) would load all 20 units again.
+      for (const q of ["", "?force=true"]) {
+        const res = await p.gateway.app.request(`/admin/sales/${saleId}/preload${q}`, { method: "POST", headers: admin() });
+        expect(res.status, `preload${q}`).toBe(409);
+        expect(await p.api.ctx.store.isLoaded(saleId), `preload${q}`).toBe(false);
+      }
     } finally {
       p.writer = createOrderWriter(p.services, { maxRowsPerSec: 50_000 });
       await p.writer.start();

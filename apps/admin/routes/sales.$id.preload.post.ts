@@ -4,7 +4,7 @@ import { orders, sales } from "../../core/db/schema/index.js";
 import { AppError } from "../../core/errors.js";
 import type { AppEnv } from "../../core/http.js";
 import { json } from "../../core/respond.js";
-import { describeHome, type StockHome } from "../../domain/stock-home.js";
+import { describeHome, recordedHome, type StockHome } from "../../domain/stock-home.js";
 import type { AdminContext } from "../context.js";
 
 /** 409 for an instance that is not the sale's stock home: says where the stock lives and what to do. */
@@ -19,7 +19,8 @@ export function stockHomeMismatch(saleId: string, home: StockHome, self: StockHo
 /**
  * POST /admin/sales/:id/preload[?force=true]: load the sale's settings and stock into Redis.
  * Idempotent: a repeated call never resets stock that purchases already took. Refused (409) once
- * the sale has started, unless forced.
+ * the sale has started, unless forced; refused (409 `conflict`) even when forced if Redis lost a
+ * sale that may have sold (orders in MySQL, or in Kafka not yet persisted): reconcile rebuilds it.
  */
 export function register(app: Hono<AppEnv>, ctx: AdminContext) {
   app.post("/admin/sales/:id/preload", async (c) => {
@@ -33,15 +34,25 @@ export function register(app: Hono<AppEnv>, ctx: AdminContext) {
     const home = await ctx.stockHomes.claim(id);
     if (!home.here) throw stockHomeMismatch(id, home.home, home.self);
     if (!(await ctx.store.isLoaded(id))) {
+      // Preloaded before (its home was recorded) and started: it may have sold units whose orders
+      // are still in Kafka. Kafka is read before MySQL, so an order persisted between the two
+      // reads shows in MySQL; lag 0 then means MySQL holds every order the sale ever took.
+      const mayHaveSold = recordedHome(sale) !== null && Date.now() >= sale.startsAt.getTime();
+      const lag = mayHaveSold ? await ctx.reconciler.writerLag() : 0;
       const [sold] = await ctx.services.database.db.select({ n: count() }).from(orders).where(eq(orders.saleId, id));
-      if (Number(sold.n) > 0) {
-        // Loading the full stock now would sell again what MySQL already holds.
+      const rows = Number(sold.n);
+      if (rows > 0 || lag !== 0) {
+        // Loading the full stock now would sell again what MySQL or Kafka already holds.
+        const held =
+          rows > 0
+            ? `has ${rows} order(s) in MySQL`
+            : lag === null
+              ? "has started, and Kafka cannot say whether orders are still on their way"
+              : `has started, and the order writer still has ${lag} message(s) to persist`;
         throw new AppError(
           "conflict",
-          "Redis has lost this sale and orders exist: run POST /admin/sales/:id/reconcile, which recomputes the stock",
-          {
-            extra: { saleId: id, orders: Number(sold.n) },
-          },
+          `Redis has lost sale ${id}, which ${held}: run POST /admin/sales/${id}/reconcile, which waits for the order writer and recomputes the stock`,
+          { extra: { saleId: id, orders: rows, writerLag: lag } },
         );
       }
     }
