@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createLogger } from "../../apps/core/logger.js";
 import type { PaymentMessage } from "../../apps/domain/payment-event.js";
-import { createPaymentParking, type SettleResult, waitStart } from "../../apps/lifecycle/payment-parking.js";
+import { createPaymentParking, type ParkedPayment, type SettleResult, waitStart } from "../../apps/lifecycle/payment-parking.js";
 
 const message = (orderId: string): PaymentMessage => ({
   v: 1,
@@ -95,19 +95,21 @@ describe("a parked payment's deadline counts from the message, not from this pro
   /** A parking on the real (fake) clock and timer, as a fresh lifecycle process would make it. */
   function processParking(answer: (deadlinePassed: boolean) => SettleResult = (over) => (over ? "settled" : "waiting")) {
     const calls: { at: number; deadlinePassed: boolean }[] = [];
+    const seen: ParkedPayment[] = [];
     const parking = createPaymentParking({
       waitMs: WAIT,
       baseBackoffMs: 200,
       maxBackoffMs: 2000,
       logger: createLogger({ level: "silent" }),
-      async retry(_p, deadlinePassed) {
+      async retry(p, deadlinePassed) {
         calls.push({ at: Date.now() - T0, deadlinePassed });
+        seen.push({ ...p });
         return answer(deadlinePassed);
       },
       onSettled: () => {},
     });
     parking.start(100);
-    return { parking, calls };
+    return { parking, calls, seen };
   }
   const sentAt = (msAgo: number) => ({ ...message("D"), receivedAt: T0 - msAgo });
 
@@ -121,12 +123,12 @@ describe("a parked payment's deadline counts from the message, not from this pro
   });
 
   it("waits only what is left of the wait since the message's timestamp, with the same doubling backoff", async () => {
-    const { parking, calls } = processParking();
+    const { parking, calls, seen } = processParking();
     parking.park(sentAt(4000), 0, 4, String(T0 - 4000));
-    expect(parking.get(0, 4)).toMatchObject({ waitFrom: T0 - 4000, waitFromSource: "message_timestamp", deadline: T0 + 6000 });
     await vi.advanceTimersByTimeAsync(10_000);
     expect(calls.map((c) => c.at)).toEqual([200, 600, 1400, 3000, 5000, 6000]);
     expect(calls.map((c) => c.deadlinePassed)).toEqual([false, false, false, false, false, true]);
+    expect(seen[0]).toMatchObject({ parkedAt: T0, waitFrom: T0 - 4000, waitFromSource: "message_timestamp", deadline: T0 + 6000 });
     expect(parking.size).toBe(0);
     parking.stop();
   });
