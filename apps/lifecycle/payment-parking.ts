@@ -15,9 +15,9 @@ import type { PaymentMessage } from "../domain/payment-event.js";
  * message itself (see `waitStart`: the Kafka message's timestamp), not the moment this process
  * parked it: a restart, deploy or rebalance that redelivers the payment to a fresh process keeps
  * its deadline instead of starting the wait again (which let a payment for an order that never
- * arrives hold its partition's committed offset back for ever). The price: after an outage longer
- * than the wait, a backlogged payment whose order is still not a row is given up at its first
- * retry (one more look at MySQL) rather than waiting again.
+ * arrives hold its partition's committed offset back for ever). Past the deadline, `retry` decides:
+ * the payments consumer gives up (unknown_order) only once the order writer has no backlog, so an
+ * outage longer than the wait does not turn payments for orders still in Kafka into unknown_order.
  */
 export interface ParkedPayment {
   m: PaymentMessage;
@@ -118,7 +118,10 @@ export function createPaymentParking(opts: {
           opts.onSettled(p.partition);
         } else {
           p.attempts++;
-          p.nextAt = Math.min(p.deadline, now() + backoff(p.attempts));
+          // Before the deadline, the deadline itself is the last retry's time; past it (still
+          // waiting: the order writer has a backlog), plain backoff.
+          const t2 = now();
+          p.nextAt = p.deadline > t2 ? Math.min(p.deadline, t2 + backoff(p.attempts)) : t2 + backoff(p.attempts);
         }
       }
     } finally {

@@ -193,11 +193,28 @@ export function createPaymentsConsumer(
     }
   }
 
+  const kafkaAdmin = sharedKafkaAdmin(services);
+  /**
+   * Whether the order writer has persisted every order message (its group's lag on the orders
+   * topic is 0). False while it has a backlog, or when Kafka cannot say (logged).
+   */
+  async function writerCaughtUp(): Promise<boolean> {
+    try {
+      return (await consumerLag(await kafkaAdmin(), config.ORDER_WRITER_GROUP_ID, topics.orders)) === 0;
+    } catch (err) {
+      log.warn({ err }, "cannot read the order writer's lag from Kafka: parked payments past their deadline keep waiting");
+      return false;
+    }
+  }
+
   const parking = createPaymentParking({
     waitMs: opts.orderWaitMs ?? config.PAYMENT_ORDER_WAIT_MS,
     logger: log,
     async retry(p, deadlinePassed) {
-      const result = await applyPayment(services, store, p.m, { orderWaitOver: deadlinePassed });
+      // Past the deadline it ends unknown_order only once the writer has caught up: while the
+      // writer still has a backlog (after an outage longer than the wait), the order may be in it.
+      const over = deadlinePassed && (await writerCaughtUp());
+      const result = await applyPayment(services, store, p.m, { orderWaitOver: over });
       if (result.kind === "order_in_transit") return "waiting";
       if (result.kind === "applied") report(p.m, result, Date.now() - p.waitFrom);
       return "settled";
@@ -251,7 +268,6 @@ export function createPaymentsConsumer(
   }
 
   const groupId = opts.groupId ?? `${config.ORDER_WRITER_GROUP_ID}-payments`;
-  const kafkaAdmin = sharedKafkaAdmin(services);
   // Next offset this consumer handled (applied or parked), per partition: a parked payment holds
   // the commit back for minutes by design, which must not look like a stalled consumer.
   const handledNext = new Map<number, number>();

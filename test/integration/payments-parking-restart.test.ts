@@ -1,10 +1,11 @@
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { payments } from "../../apps/core/db/schema/index.js";
+import { orders, payments } from "../../apps/core/db/schema/index.js";
 import { newOrderId } from "../../apps/core/ids.js";
 import { listen } from "../../apps/core/serve.js";
 import { createSaleStore } from "../../apps/domain/sale-store.js";
 import { createPaymentsConsumer } from "../../apps/lifecycle/payments.js";
+import { createOrderWriter } from "../../apps/order-writer/writer.js";
 import { simulatePayment } from "../../apps/payment-simulator/simulate.js";
 import { startTestPlatform, type TestPlatform } from "../helpers/platform.js";
 import { eventually } from "../helpers/wait.js";
@@ -78,5 +79,38 @@ describe("a parked payment's deadline survives a restart of the payments consume
     // than that), never a whole new wait after the new consumer parked it.
     expect(endedAt - reparked).toBeLessThan(WAIT_MS - 1500);
     await eventually("nothing waits any more", async () => restarted!.waitingForOrder === 0, 5000);
+  }, 90_000);
+
+  it("past its deadline, a payment whose order is still in the writer's backlog (an outage longer than the wait) waits for it and is applied", async () => {
+    const consumer = restarted ?? p.lifecycle!.payments;
+    const saleId = await p.createSale({ stock: 5, priceCents: 400 });
+    await p.writer!.stop();
+    let orderId: string;
+    try {
+      const res = await p.buy(saleId, await p.token("backlogged-buyer"));
+      expect(res.status).toBe(202);
+      orderId = ((await res.json()) as { orderId: string }).orderId;
+      const secret = p.services.config.PAYMENT_WEBHOOK_SECRET;
+      expect((await simulatePayment({ baseUrl, secret, orderId, amountCents: 400 }))[0].status).toBe(200);
+      await eventually("parked", async () => consumer.waitingForOrder === 1, 20_000);
+      // Well past the deadline, the writer still down: the order is in Kafka, so no unknown_order.
+      await new Promise((r) => setTimeout(r, WAIT_MS + 2000));
+      expect(await p.services.database.db.select().from(payments).where(eq(payments.orderId, orderId))).toHaveLength(0);
+      expect(consumer.waitingForOrder).toBe(1);
+    } finally {
+      p.writer = createOrderWriter(p.services, { maxRowsPerSec: 50_000 });
+      await p.writer.start();
+    }
+    const [applied] = await eventually(
+      "the payment applied once its order is a row",
+      async () => {
+        const rows = await p.services.database.db.select().from(payments).where(eq(payments.orderId, orderId));
+        return rows.length ? rows : null;
+      },
+      30_000,
+    );
+    expect(applied.outcome).toBe("applied");
+    const [order] = await p.services.database.db.select().from(orders).where(eq(orders.id, orderId));
+    expect(order.status).toBe("paid");
   }, 90_000);
 });
