@@ -138,8 +138,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * after its transactions. MySQL trouble is retried with backoff in place (every payment needs
  * MySQL; nothing is skipped). A payment whose order is not a row yet never holds up the others:
  * it is parked on its own (payment-parking.ts) and retried with backoff until
- * PAYMENT_ORDER_WAIT_MS, then recorded as `unknown_order` and alerted. An invalid message is
- * logged and skipped.
+ * PAYMENT_ORDER_WAIT_MS, counted from the message's Kafka timestamp (so a restart or rebalance
+ * does not start the wait again), then recorded as `unknown_order` and alerted. An invalid
+ * message is logged and skipped.
  */
 export function createPaymentsConsumer(
   services: Services,
@@ -192,21 +193,41 @@ export function createPaymentsConsumer(
     }
   }
 
+  const kafkaAdmin = sharedKafkaAdmin(services);
+  /**
+   * Whether the order writer has persisted every order message (its group's lag on the orders
+   * topic is 0). False while it has a backlog, or when Kafka cannot say (logged).
+   */
+  async function writerCaughtUp(): Promise<boolean> {
+    try {
+      return (await consumerLag(await kafkaAdmin(), config.ORDER_WRITER_GROUP_ID, topics.orders)) === 0;
+    } catch (err) {
+      log.warn({ err }, "cannot read the order writer's lag from Kafka: parked payments past their deadline keep waiting");
+      return false;
+    }
+  }
+
   const parking = createPaymentParking({
     waitMs: opts.orderWaitMs ?? config.PAYMENT_ORDER_WAIT_MS,
     logger: log,
     async retry(p, deadlinePassed) {
-      const result = await applyPayment(services, store, p.m, { orderWaitOver: deadlinePassed });
+      // Past the deadline it ends unknown_order only once the writer has caught up: while the
+      // writer still has a backlog (after an outage longer than the wait), the order may be in it.
+      const over = deadlinePassed && (await writerCaughtUp());
+      const result = await applyPayment(services, store, p.m, { orderWaitOver: over });
       if (result.kind === "order_in_transit") return "waiting";
-      if (result.kind === "applied") report(p.m, result, Date.now() - p.parkedAt);
+      if (result.kind === "applied") report(p.m, result, Date.now() - p.waitFrom);
       return "settled";
     },
     onSettled: (partition) => void commit(partition),
     onCount: (n) => metrics.paymentsWaitingForOrder.set(n),
   });
 
-  /** Applies one payment now, or parks it when its order is not a row yet. */
-  async function handle(m: PaymentMessage, p: EachBatchPayload, offset: number): Promise<void> {
+  /**
+   * Applies one payment now, or parks it when its order is not a row yet; `timestamp` is the Kafka
+   * message's (ms since the epoch, as kafkajs gives it), which its wait counts from.
+   */
+  async function handle(m: PaymentMessage, p: EachBatchPayload, offset: number, timestamp: string | undefined): Promise<void> {
     if (parking.isParked(p.batch.partition, offset)) return; // a redelivery of one already waiting
     for (let attempt = 1; ; attempt++) {
       let result: ApplyResult;
@@ -224,16 +245,22 @@ export function createPaymentsConsumer(
         continue;
       }
       if (result.kind === "applied") report(m, result);
-      else if (result.kind === "order_in_transit" && parking.park(m, p.batch.partition, offset)) {
+      else if (result.kind === "order_in_transit" && parking.park(m, p.batch.partition, offset, timestamp)) {
         metrics.paymentsParked.inc();
+        const parked = parking.get(p.batch.partition, offset);
         log.warn(
           {
             orderId: m.orderId,
             eventId: m.eventId,
             providerTxnId: m.providerTxnId,
+            partition: p.batch.partition,
+            offset,
             waitMs: opts.orderWaitMs ?? config.PAYMENT_ORDER_WAIT_MS,
+            waitFrom: parked && new Date(parked.waitFrom).toISOString(),
+            waitFromSource: parked?.waitFromSource,
+            deadline: parked && new Date(parked.deadline).toISOString(),
           },
-          "payment arrived before its order is a row: parked on its own (the other payments go on); it ends unknown_order if the order never arrives",
+          "payment arrived before its order is a row: parked on its own (the other payments go on); it ends unknown_order if the order is not a row by the deadline (counted from the callback's Kafka timestamp)",
         );
       }
       return;
@@ -241,7 +268,6 @@ export function createPaymentsConsumer(
   }
 
   const groupId = opts.groupId ?? `${config.ORDER_WRITER_GROUP_ID}-payments`;
-  const kafkaAdmin = sharedKafkaAdmin(services);
   // Next offset this consumer handled (applied or parked), per partition: a parked payment holds
   // the commit back for minutes by design, which must not look like a stalled consumer.
   const handledNext = new Map<number, number>();
@@ -286,9 +312,9 @@ export function createPaymentsConsumer(
                     parent: t.extract(kafkaCarrier(msg.headers)),
                     attributes: { "messaging.system": "kafka", "seckill.order_id": m.orderId, "seckill.event_id": m.eventId },
                   },
-                  () => handle(m, p, Number(msg.offset)),
+                  () => handle(m, p, Number(msg.offset), msg.timestamp),
                 );
-              } else if (parsed) await handle(parsed, p, Number(msg.offset));
+              } else if (parsed) await handle(parsed, p, Number(msg.offset), msg.timestamp);
               p.resolveOffset(msg.offset);
               supervised.progressed(); // a batch commits at its end: a long one that moves is not stalled
             }
