@@ -32,7 +32,7 @@ const queuePlace = z
 
 /** What both queue calls say about the gateway's limit (gateway/routes/sales.$saleId.queue.ts). */
 const QUEUE_LIMIT =
-  "Joins and polls of one user for one sale count together against QUEUE_RATE_LIMIT_PER_SEC (default 5) a second; past it the answer is 429 rate_limited with Retry-After, and nothing changes (a place held is kept). A client that polls as pollAfterSeconds says never reaches it.";
+  "Joins and polls of one user for one sale count together against QUEUE_RATE_LIMIT_PER_SEC (default 100) a second; past it the answer is 429 rate_limited with Retry-After, and nothing changes (a place held is kept). A client that polls as pollAfterSeconds says never reaches it.";
 
 export const admissionOperations: Operation[] = [
   {

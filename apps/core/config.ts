@@ -96,7 +96,7 @@ const gateway = z.object({
    * Waiting-room calls (joins and polls together) per user per sale per second; past it 429
    * rate_limited. Clients poll every pollAfterSeconds (at least 1 s), so they never reach it.
    */
-  QUEUE_RATE_LIMIT_PER_SEC: int(5, 1, 1000),
+  QUEUE_RATE_LIMIT_PER_SEC: int(100, 1, 1000),
   /**
    * Longest a background step (an order-writer, payments or loyalty batch, an order-events relay
    * pass) waits for the purchases in flight in its own process to answer, in ms; 0: never waits.

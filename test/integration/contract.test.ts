@@ -18,7 +18,7 @@ let checker: ReturnType<typeof createContractChecker>;
 const problems: string[] = [];
 
 beforeAll(async () => {
-  p = await startTestPlatform({ writer: true, lifecycle: true, env: { MAX_INFLIGHT_PURCHASES: "100000" } });
+  p = await startTestPlatform({ writer: true, lifecycle: true, env: { MAX_INFLIGHT_PURCHASES: "100000", QUEUE_RATE_LIMIT_PER_SEC: "5" } });
   const res = await p.gateway.app.request("/openapi.json");
   doc = (await res.json()) as OpenApiDocument;
   checker = createContractChecker(doc);

@@ -41,8 +41,8 @@ describe("configuration", () => {
     for (const bad of ["0", "-1", "two", "1.5"]) expect(problemsOf({ HTTP_WORKERS: bad })).toHaveLength(1);
   });
 
-  it("takes QUEUE_RATE_LIMIT_PER_SEC as a count from 1 to 1000, 5 by default", () => {
-    expect(loadConfig({}).QUEUE_RATE_LIMIT_PER_SEC).toBe(5);
+  it("takes QUEUE_RATE_LIMIT_PER_SEC as a count from 1 to 1000, 100 by default", () => {
+    expect(loadConfig({}).QUEUE_RATE_LIMIT_PER_SEC).toBe(100);
     expect(loadConfig({ QUEUE_RATE_LIMIT_PER_SEC: "20" }).QUEUE_RATE_LIMIT_PER_SEC).toBe(20);
     for (const bad of ["0", "1001", "fast", "2.5"]) expect(problemsOf({ QUEUE_RATE_LIMIT_PER_SEC: bad })).toHaveLength(1);
   });
