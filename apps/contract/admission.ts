@@ -30,6 +30,10 @@ const queuePlace = z
   })
   .meta({ id: "QueuePlace" });
 
+/** What both queue calls say about the gateway's limit (gateway/routes/sales.$saleId.queue.ts). */
+const QUEUE_LIMIT =
+  "Joins and polls of one user for one sale count together against QUEUE_RATE_LIMIT_PER_SEC (default 100) a second; past it the answer is 429 rate_limited with Retry-After, and nothing changes (a place held is kept). A client that polls as pollAfterSeconds says never reaches it.";
+
 export const admissionOperations: Operation[] = [
   {
     method: "get",
@@ -67,19 +71,21 @@ export const admissionOperations: Operation[] = [
     path: "/api/sales/:saleId/queue",
     tag: "admission",
     summary: "Join the waiting room (queue sales); joining again returns the same place",
+    description: QUEUE_LIMIT,
     security: "user",
     params: { saleId },
     ok: { 202: { description: "the place", schema: queuePlace } },
-    errors: ["unauthorized", "sale_ended", "sale_not_found", "not_found", "sold_out"],
+    errors: ["unauthorized", "sale_ended", "sale_not_found", "not_found", "sold_out", "rate_limited"],
   },
   {
     method: "get",
     path: "/api/sales/:saleId/queue",
     tag: "admission",
     summary: "The caller's place in the waiting room",
+    description: QUEUE_LIMIT,
     security: "user",
     params: { saleId },
     ok: { 200: { description: "the place", schema: queuePlace } },
-    errors: ["unauthorized", "sale_ended", "sale_not_found", "not_found", "not_in_queue"],
+    errors: ["unauthorized", "sale_ended", "sale_not_found", "not_found", "not_in_queue", "rate_limited"],
   },
 ];

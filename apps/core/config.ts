@@ -93,6 +93,11 @@ const gateway = z.object({
   RATE_LIMIT_PER_SEC: int(5, 1),
   RATE_LIMIT_BURST: int(10, 0),
   /**
+   * Waiting-room calls (joins and polls together) per user per sale per second; past it 429
+   * rate_limited. Clients poll every pollAfterSeconds (at least 1 s), so they never reach it.
+   */
+  QUEUE_RATE_LIMIT_PER_SEC: int(100, 1, 1000),
+  /**
    * Longest a background step (an order-writer, payments or loyalty batch, an order-events relay
    * pass) waits for the purchases in flight in its own process to answer, in ms; 0: never waits.
    * Only matters where they share a process with the HTTP edge (npm start, HTTP_WORKERS=1). At

@@ -170,7 +170,7 @@ export function createPlatformMetrics(registry: Registry) {
     }),
     admissionRequests: new Counter({
       name: "seckill_admission_requests_total",
-      help: "Challenge, pass and queue calls answered by the API, by call and outcome (waiting, admitted, sold_out, bad_solution, ...)",
+      help: "Challenge, pass and queue calls answered by the API, by call and outcome (waiting, admitted, sold_out, bad_solution, ...); queue calls the gateway's per-user limit refused count as outcome rate_limited",
       labelNames: ["call", "outcome"] as const,
       registers: r,
     }),

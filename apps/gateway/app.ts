@@ -16,9 +16,10 @@ import { mountSite } from "../site/mount.js";
 import { type Authenticate, authenticatorFromConfig } from "./auth.js";
 import { createForward } from "./forward.js";
 import { createRecentHolders } from "./holders.js";
-import { createUserLimiter } from "./limiter.js";
+import { createQueueLimiter, createUserLimiter } from "./limiter.js";
 import { purchaseOutcomes } from "./purchase-outcomes.js";
 import * as purchase from "./routes/sales.$saleId.orders.post.js";
+import * as queue from "./routes/sales.$saleId.queue.js";
 import { createSoldOutFlags } from "./sold-out.js";
 import { soldOutFastPath } from "./sold-out-fast-path.js";
 
@@ -99,6 +100,13 @@ export function createGateway({ services, apiFetch, apiPurchase, admin, soldOutR
     maxInFlight: config.MAX_INFLIGHT_PURCHASES,
     foreground: services.foreground,
     purchase: tracing() ? undefined : apiPurchase,
+  });
+
+  queue.register(app, {
+    authenticate,
+    limit: createQueueLimiter({ redis, keyPrefix: store.rateLimitPrefix, perSec: config.QUEUE_RATE_LIMIT_PER_SEC, logger }),
+    forward,
+    countRefusal: (call) => metrics.admissionRequests.inc({ call, outcome: "rate_limited" }),
   });
 
   // API reference, storefront and (outside production) the development routes; before the catch-all below.

@@ -41,15 +41,46 @@ export function createUserLimiter(deps: { redis: Redis; keyPrefix: string; perSe
         )
       : main;
 
-  return async function consume(userId: string): Promise<LimitDecision> {
-    try {
-      await limiter.consume(userId);
-      return { ok: true };
-    } catch (rej) {
-      if (rej instanceof RateLimiterRes) return { ok: false, retryAfterMs: rej.msBeforeNext };
-      // Neither Redis nor the insurance limiter answered: admit; the reserve script still enforces the per-user limit.
-      deps.logger.warn({ err: (rej as Error).message }, "rate limiter unavailable; admitting the request");
-      return { ok: true };
-    }
-  };
+  // Neither Redis nor the insurance limiter answered: admit; the reserve script still enforces the per-user limit.
+  return (userId: string) => decide(limiter, userId, deps.logger, "rate limiter unavailable; admitting the request");
+}
+
+/**
+ * The waiting room's limit: `perSec` queue calls (joins and polls together) per user per sale
+ * each second, in a fixed one-second window in Redis shared by every gateway
+ * (rate-limiter-flexible, keys `<keyPrefix>:queue:<saleId>:<userId>`; a sale id has no `:`).
+ * A client that polls as `pollAfterSeconds` says (at least 1 s apart) never reaches it. A user
+ * past it is blocked in this gateway's memory until the window ends, so the rest of a flood costs
+ * no Redis call at all; while Redis is unreachable each gateway counts in its own memory.
+ * Returns `consume(saleId, userId)`: ok, or refused with the milliseconds until the window ends.
+ */
+export function createQueueLimiter(deps: { redis: Redis; keyPrefix: string; perSec: number; logger: Logger }) {
+  const limiter = new RateLimiterRedis({
+    storeClient: deps.redis,
+    keyPrefix: `${deps.keyPrefix}:queue`,
+    points: deps.perSec,
+    duration: 1,
+    inMemoryBlockOnConsumed: deps.perSec + 1,
+    rejectIfRedisNotReady: true,
+    insuranceLimiter: new RateLimiterMemory({ points: deps.perSec, duration: 1 }),
+  });
+  // Neither Redis nor the insurance limiter answered: admit; the queue scripts need Redis anyway and answer for themselves.
+  return (saleId: string, userId: string) =>
+    decide(limiter, `${saleId}:${userId}`, deps.logger, "queue rate limiter unavailable; admitting the queue call");
+}
+
+async function decide(
+  limiter: { consume(key: string): Promise<unknown> },
+  key: string,
+  logger: Logger,
+  unavailable: string,
+): Promise<LimitDecision> {
+  try {
+    await limiter.consume(key);
+    return { ok: true };
+  } catch (rej) {
+    if (rej instanceof RateLimiterRes) return { ok: false, retryAfterMs: rej.msBeforeNext };
+    logger.warn({ err: rej }, unavailable);
+    return { ok: true };
+  }
 }

@@ -18,7 +18,7 @@ let checker: ReturnType<typeof createContractChecker>;
 const problems: string[] = [];
 
 beforeAll(async () => {
-  p = await startTestPlatform({ writer: true, lifecycle: true, env: { MAX_INFLIGHT_PURCHASES: "100000" } });
+  p = await startTestPlatform({ writer: true, lifecycle: true, env: { MAX_INFLIGHT_PURCHASES: "100000", QUEUE_RATE_LIMIT_PER_SEC: "5" } });
   const res = await p.gateway.app.request("/openapi.json");
   doc = (await res.json()) as OpenApiDocument;
   checker = createContractChecker(doc);
@@ -280,6 +280,11 @@ describe("the OpenAPI document", () => {
     expect((await call("GET", "/api/sales/:saleId/queue", `/api/sales/${queueSale}/queue`, { headers: auth })).status).toBe(404);
     expect((await call("POST", "/api/sales/:saleId/queue", `/api/sales/${queueSale}/queue`, { headers: auth })).status).toBe(202);
     expect((await call("GET", "/api/sales/:saleId/queue", `/api/sales/${queueSale}/queue`, { headers: auth })).status).toBe(200);
+    // Polling far faster than pollAfterSeconds: 429 rate_limited with Retry-After, as documented.
+    const flood = await Promise.all(
+      Array.from({ length: 12 }, () => call("GET", "/api/sales/:saleId/queue", `/api/sales/${queueSale}/queue`, { headers: auth })),
+    );
+    expect(flood.some((r) => r.status === 429 && r.headers.get("retry-after") !== null)).toBe(true);
     const inlet = await call("PATCH", "/admin/sales/:id", `/admin/sales/${queueSale}`, { headers: admin(), body: { inletPerSecond: 7 } });
     expect(inlet.body).toMatchObject({ inletPerSecond: 7, admission: "queue" });
     expect(

@@ -41,6 +41,12 @@ describe("configuration", () => {
     for (const bad of ["0", "-1", "two", "1.5"]) expect(problemsOf({ HTTP_WORKERS: bad })).toHaveLength(1);
   });
 
+  it("takes QUEUE_RATE_LIMIT_PER_SEC as a count from 1 to 1000, 100 by default", () => {
+    expect(loadConfig({}).QUEUE_RATE_LIMIT_PER_SEC).toBe(100);
+    expect(loadConfig({ QUEUE_RATE_LIMIT_PER_SEC: "20" }).QUEUE_RATE_LIMIT_PER_SEC).toBe(20);
+    for (const bad of ["0", "1001", "fast", "2.5"]) expect(problemsOf({ QUEUE_RATE_LIMIT_PER_SEC: bad })).toHaveLength(1);
+  });
+
   it("treats an empty string as unset", () => {
     const config = loadConfig({ PORT: "", REDIS_URL: "  ", JWT_SECRET: "" });
     expect(config.PORT).toBe(3000);
