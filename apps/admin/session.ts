@@ -23,8 +23,8 @@ export const SESSION_TTL_MS = 8 * 3600_000;
 
 /** What a genuine, unexpired cookie says. */
 export interface SessionClaims {
-  /** The session generation it was issued under (console-sessions.ts). */
-  generation: number;
+  /** The session generation it was issued under: a random base64url token (console-sessions.ts). */
+  generation: string;
   /** Expiry, ms since the epoch. */
   expiresAt: number;
   /** 16 base64url characters naming this session (what sign-out revokes). */
@@ -42,7 +42,7 @@ function mac(adminToken: string, payload: string): string {
 /** A new cookie value for a session of `generation`, expiring SESSION_TTL_MS after `now` (ms). */
 export function issueSession(
   adminToken: string,
-  generation: number,
+  generation: string,
   now = Date.now(),
 ): { value: string; expiresAt: number; nonce: string } {
   const expiresAt = now + SESSION_TTL_MS;
@@ -57,9 +57,9 @@ export function verifySession(adminToken: string, value: string | undefined, now
   const parts = value.split(".");
   if (parts.length !== 5 || parts[0] !== "v2") return null;
   if (!safeEqual(parts[4], mac(adminToken, parts.slice(0, 4).join(".")))) return null;
-  const generation = Number(parts[1]);
+  const generation = parts[1];
   const expiresAt = Number(parts[2]);
-  if (!Number.isSafeInteger(generation) || !Number.isFinite(expiresAt) || expiresAt <= now) return null;
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(generation) || !Number.isFinite(expiresAt) || expiresAt <= now) return null;
   return { generation, expiresAt, nonce: parts[3] };
 }
 

@@ -82,6 +82,20 @@ describe("ending console sessions on the server", () => {
     expect(await signedIn(await signIn())).toBe(200);
   });
 
+  it("Redis losing the sessions' keys (a restart without persistence) ends every session: a signed-out cookie never comes back", async () => {
+    const base = globalKeys(p.services.config.REDIS_KEY_PREFIX).adminSessions;
+    const lose = () => deleteByPrefix(p.services.redis, base); // only this test platform's keys
+    await lose();
+    const [a, b] = [await signIn(), await signIn()];
+    await req("/admin/session", { method: "DELETE", headers: { cookie: a, origin: ORIGIN } });
+    expect((await req("/admin/session?all=true", { method: "DELETE", headers: bearer() })).status).toBe(200);
+    expect([await signedIn(a), await signedIn(b)]).toEqual([401, 401]);
+    await lose();
+    expect([await signedIn(a), await signedIn(b)]).toEqual([401, 401]);
+    const c = await signIn();
+    expect([await signedIn(a), await signedIn(b), await signedIn(c)]).toEqual([401, 401, 200]);
+  });
+
   it("a console session can sign out everywhere too; without the token or a session that is 401 and nothing ends", async () => {
     const [a, b] = [await signIn(), await signIn()];
     const anonymous = await req("/admin/session?all=true", { method: "DELETE", headers: { origin: ORIGIN } });
@@ -171,7 +185,7 @@ describe("without Redis", () => {
         }),
       );
       app.get("/admin/sales", (c) => c.json({ sales: [] }));
-      const cookie = `${SESSION_COOKIE}=${issueSession(adminToken, 0).value}`;
+      const cookie = `${SESSION_COOKIE}=${issueSession(adminToken, "any-generation").value}`;
       const res = await app.request("/admin/sales", { headers: { cookie } });
       expect(res.status).toBe(503);
       expect(await codeOf(res)).toBe("unavailable");
