@@ -9,6 +9,7 @@ import { createSaleStore } from "../domain/sale-store.js";
 import { createStockHomes } from "../domain/stock-home.js";
 import { type Authenticate, authenticatorFromConfig } from "../gateway/auth.js";
 import { requireAdmin } from "./auth.js";
+import { createConsoleSessions } from "./console-sessions.js";
 import type { AdminContext } from "./context.js";
 import { createDlqBrowser } from "./dlq.js";
 import * as dlq from "./routes/dlq.get.js";
@@ -24,13 +25,16 @@ import * as stats from "./routes/sales.$id.stats.get.js";
 import * as listSales from "./routes/sales.get.js";
 import * as createSale from "./routes/sales.post.js";
 import * as session from "./routes/session.js";
+import { createSignInLimiter } from "./sign-in-limiter.js";
 
 /**
  * The admin API under /admin (bearer ADMIN_TOKEN). Only routes: it is mounted on the public app
  * in one-process mode, or served by apps/admin/main.ts on its own listener.
  */
 export function createAdminRoutes({ services, authenticate }: { services: Services; authenticate?: Authenticate }): Hono<AppEnv> {
-  const store = createSaleStore(services.redis, services.config.REDIS_KEY_PREFIX);
+  const { redis, config, logger } = services;
+  const store = createSaleStore(redis, config.REDIS_KEY_PREFIX);
+  const sessions = createConsoleSessions({ redis, prefix: config.REDIS_KEY_PREFIX, adminToken: config.ADMIN_TOKEN, logger });
   const ctx: AdminContext = {
     services,
     store,
@@ -39,11 +43,13 @@ export function createAdminRoutes({ services, authenticate }: { services: Servic
     stockHomes: createStockHomes({ db: services.database.db, redis: services.redis, prefix: services.config.REDIS_KEY_PREFIX }),
     room: createWaitingRoom(services.redis, services.config.REDIS_KEY_PREFIX),
     dlq: createDlqBrowser(services),
+    sessions,
+    signInLimiter: createSignInLimiter({ redis, prefix: config.REDIS_KEY_PREFIX }),
   };
   const app = new Hono<AppEnv>();
-  const users = authenticate ?? authenticatorFromConfig(services.config, services.logger);
+  const users = authenticate ?? authenticatorFromConfig(config, logger);
   session.register(app, ctx); // the console page and sign-in come before the guard (sign-in limits its own body)
-  app.use("/admin/*", requireAdmin(services.config.ADMIN_TOKEN, users));
+  app.use("/admin/*", requireAdmin({ adminToken: config.ADMIN_TOKEN, authenticateUser: users, sessions }));
   // After the token check: a caller without the token never gets its body read at all.
   app.use("/admin/*", limitBody(BODY_LIMITS.admin));
   listSales.register(app, ctx);

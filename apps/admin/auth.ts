@@ -3,17 +3,25 @@ import { AppError } from "../core/errors.js";
 import { type AppEnv, requestHeader } from "../core/http.js";
 import { bearerToken, safeEqual } from "../core/identity.js";
 import type { Authenticate } from "../gateway/auth.js";
-import { sameOrigin, sessionOf } from "./session.js";
+import type { ConsoleSessions } from "./console-sessions.js";
+import { sameOrigin } from "./session.js";
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
 /**
- * `Authorization: Bearer <ADMIN_TOKEN>` (scheme in any case), or the console's session cookie
- * (see session.ts); 401 without either, 403 for a valid user token (wrong kind of caller, told
- * apart with the same authenticator the gateway uses) and for a cookie-authenticated write from
- * another origin (CSRF).
+ * `Authorization: Bearer <ADMIN_TOKEN>` (scheme in any case), or a live console session cookie
+ * (session.ts, console-sessions.ts: genuine, unexpired, not signed out, of the current
+ * generation); 401 without either, 403 for a valid user token (wrong kind of caller, told apart
+ * with the same authenticator the gateway uses) and for a cookie-authenticated write from another
+ * origin (CSRF), 503 `unavailable` when Redis cannot say whether a genuine cookie was revoked
+ * (fail closed; Bearer calls never ask Redis).
  */
-export function requireAdmin(adminToken: string, authenticateUser: Authenticate): MiddlewareHandler<AppEnv> {
+export function requireAdmin(deps: {
+  adminToken: string;
+  authenticateUser: Authenticate;
+  sessions: ConsoleSessions;
+}): MiddlewareHandler<AppEnv> {
+  const { adminToken, authenticateUser, sessions } = deps;
   return async (c, next) => {
     const header = requestHeader(c, "authorization");
     const token = bearerToken(header);
@@ -21,7 +29,7 @@ export function requireAdmin(adminToken: string, authenticateUser: Authenticate)
     if (token && (await authenticateUser(header)) !== null) {
       throw new AppError("forbidden", "admin routes need the admin token, not a user token");
     }
-    if (!token && sessionOf(c, adminToken) !== null) {
+    if (!token && (await sessions.current(c)) !== null) {
       if (!SAFE_METHODS.has(c.req.method) && !sameOrigin(c)) {
         throw new AppError("forbidden", "a console write must come from the console's own origin (Origin header mismatch)");
       }

@@ -4,7 +4,9 @@ import type { Reconciler } from "../domain/reconcile.js";
 import type { RedisGuard } from "../domain/redis-guard.js";
 import type { SaleStore } from "../domain/sale-store.js";
 import type { StockHomes } from "../domain/stock-home.js";
+import type { ConsoleSessions } from "./console-sessions.js";
 import type { DlqBrowser } from "./dlq.js";
+import type { SignInLimiter } from "./sign-in-limiter.js";
 
 export interface AdminContext {
   services: Services;
@@ -14,4 +16,6 @@ export interface AdminContext {
   stockHomes: StockHomes;
   room: WaitingRoom;
   dlq: DlqBrowser;
+  sessions: ConsoleSessions;
+  signInLimiter: SignInLimiter;
 }

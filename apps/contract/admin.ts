@@ -23,10 +23,16 @@ export const signInBody = z
   .strict()
   .meta({ id: "AdminSignIn" });
 
+/** DELETE /admin/session's query: `all=true` ends every console session. */
+export const signOutQuery = z
+  .object({ all: z.enum(["true", "false"]).optional().meta({ description: "true: end every console session" }) })
+  .strict();
+
 const id = z.string().meta({ description: "the sale id" });
 const orderId = z.string().meta({ description: "the order id" });
 const session = z.object({ signedIn: z.boolean(), expiresAt: z.iso.datetime({ offset: true }).nullable() }).meta({ id: "AdminSession" });
-const ADMIN: ErrorCode[] = ["unauthorized", "forbidden"];
+/** 503 `unavailable`: a console session cookie cannot be checked while Redis does not answer (Bearer calls never ask). */
+const ADMIN: ErrorCode[] = ["unauthorized", "forbidden", "unavailable"];
 
 export const adminOperations: Operation[] = [
   htmlPage({
@@ -40,7 +46,10 @@ export const adminOperations: Operation[] = [
     path: "/admin/session",
     tag: "admin console",
     summary: "Whether the browser holds a valid console session",
+    description:
+      "A session is valid while its cookie is genuine and unexpired, it was not signed out, and no sign-out everywhere came after it.",
     ok: { 200: { description: "the session", schema: session } },
+    errors: ["unavailable"],
   },
   {
     method: "post",
@@ -48,18 +57,24 @@ export const adminOperations: Operation[] = [
     tag: "admin console",
     summary: "Sign in to the console with the admin token",
     description:
-      "Sets the `seckill_admin` cookie: signed, HttpOnly, SameSite=Strict, Path=/admin, expiring after 8 hours. Cookie-authenticated writes must come from the console's own origin (the Origin header is checked).",
+      "Sets the `seckill_admin` cookie: signed, HttpOnly, SameSite=Strict, Path=/admin, expiring after 8 hours. Cookie-authenticated writes must come from the console's own origin (the Origin header is checked). " +
+      "At most 10 failed sign-ins per client IP per 15 minutes: past that, 429 `rate_limited` with Retry-After, even for the right token, until the window ends. 503 `unavailable` while Redis does not answer.",
     body: signInBody,
     ok: { 200: { description: "signed in", schema: session, headers: { "Set-Cookie": "the session cookie" } } },
-    errors: ["invalid_request", "unauthorized", "forbidden"],
+    errors: ["invalid_request", "unauthorized", "forbidden", "rate_limited", "unavailable"],
   },
   {
     method: "delete",
     path: "/admin/session",
     tag: "admin console",
-    summary: "Sign out (clears the cookie)",
+    summary: "Sign out: this session, or with ?all=true every console session",
+    description:
+      "Revokes this browser's session on the server (a copy of the cookie is refused from then on) and clears the cookie. " +
+      "`?all=true` ends every console session at once without rotating ADMIN_TOKEN; it needs `Authorization: Bearer <ADMIN_TOKEN>` (no Origin check then) or a valid session, else 401. " +
+      "503 `unavailable` while Redis does not answer: nothing was revoked, retry.",
+    query: signOutQuery,
     ok: { 200: { description: "signed out", schema: session } },
-    errors: ["forbidden"],
+    errors: ["invalid_request", "unauthorized", "forbidden", "unavailable"],
   },
   {
     method: "get",

@@ -73,6 +73,13 @@ export function globalKeys(prefix: string) {
     rateLimit: `${prefix}rl`,
     /** Sales with a waiting room that has members; every API's admitter walks these. */
     queueSales: `${prefix}sales:queued`,
+    /**
+     * The admin console's sessions (apps/admin/console-sessions.ts): `<this>:generation` and
+     * `<this>:revoked:<nonce>`, under one hash tag so one MGET reads both on Redis Cluster.
+     */
+    adminSessions: `${prefix}{admin-sessions}`,
+    /** Failed console sign-ins per client IP (rate-limiter-flexible owns those keys). */
+    adminSignInLimit: `${prefix}admin-sign-in`,
   };
 }
 export type GlobalKeys = ReturnType<typeof globalKeys>;

@@ -1,3 +1,6 @@
+import type { Context } from "hono";
+import { incomingOf, requestHeader } from "../core/http.js";
+
 /**
  * The client's address for IP-based decisions. X-Forwarded-For is written by every proxy on the
  * way (each appends the address it received from), so only the last `trustedHops` entries were
@@ -13,4 +16,9 @@ export function clientIp(socketAddress: string | undefined, forwardedFor: string
   // The socket peer is the nearest proxy; the XFF entries it and the proxies before it appended follow.
   const index = chain.length - trustedHops;
   return index >= 0 ? chain[index] : chain[0];
+}
+
+/** The client's address of a request (clientIp over the TCP peer and X-Forwarded-For); undefined in-process without a trusted XFF. */
+export function requestClientIp(c: Context, trustedHops: number): string | undefined {
+  return clientIp(incomingOf(c)?.socket?.remoteAddress, requestHeader(c, "x-forwarded-for"), trustedHops);
 }

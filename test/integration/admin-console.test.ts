@@ -45,7 +45,7 @@ describe("the console session", () => {
       body: JSON.stringify({ token: p.services.config.ADMIN_TOKEN }),
     });
     const cookie = res.headers.get("set-cookie")!;
-    expect(cookie).toMatch(/^seckill_admin=v1\.\d+\.[\w-]+\.[\w-]+;/);
+    expect(cookie).toMatch(/^seckill_admin=v2\.[\w-]+\.\d+\.[\w-]+\.[\w-]+;/);
     expect(cookie).toContain("HttpOnly");
     expect(cookie).toContain("SameSite=Strict");
     expect(cookie).toContain("Path=/admin");
@@ -104,10 +104,11 @@ describe("the console session", () => {
     const cookie = await signIn();
     const [name, value] = cookie.split("=");
     const parts = value.split(".");
-    const longer = `${name}=${[parts[0], String(Number(parts[1]) + 86_400_000), parts[2], parts[3]].join(".")}`;
-    const expired = `${name}=${issueSession(p.services.config.ADMIN_TOKEN, Date.now() - 9 * 3600_000).value}`;
-    const otherKey = `${name}=${issueSession("another-admin-token-0123456789").value}`;
-    for (const c of [longer, expired, otherKey, `${name}=garbage`]) {
+    const longer = `${name}=${[parts[0], parts[1], String(Number(parts[2]) + 86_400_000), parts[3], parts[4]].join(".")}`;
+    const laterGeneration = `${name}=${[parts[0], `${parts[1]}x`, ...parts.slice(2)].join(".")}`;
+    const expired = `${name}=${issueSession(p.services.config.ADMIN_TOKEN, parts[1], Date.now() - 9 * 3600_000).value}`;
+    const otherKey = `${name}=${issueSession("another-admin-token-0123456789", parts[1]).value}`;
+    for (const c of [longer, laterGeneration, expired, otherKey, `${name}=garbage`]) {
       expect((await req("/admin/sales", { headers: { cookie: c } })).status).toBe(401);
     }
   });

@@ -2,7 +2,7 @@ import type { Context, Hono } from "hono";
 import { BODY_LIMITS, readBody } from "../../core/body.js";
 import { ALREADY_PURCHASED_MESSAGE, AppError, errorResponse, parseJsonBody } from "../../core/errors.js";
 import type { Foreground } from "../../core/foreground.js";
-import { type AppEnv, incomingOf, requestHeader } from "../../core/http.js";
+import { type AppEnv, requestHeader } from "../../core/http.js";
 import type { PlatformMetrics } from "../../core/metrics.js";
 import { json } from "../../core/respond.js";
 import type { Passes } from "../../domain/admission/pass.js";
@@ -17,7 +17,7 @@ import {
 } from "../../domain/purchase-request.js";
 import type { SaleCache } from "../../domain/sale-cache.js";
 import type { Authenticate } from "../auth.js";
-import { clientIp } from "../client-ip.js";
+import { requestClientIp } from "../client-ip.js";
 import type { Forward } from "../forward.js";
 import type { RecentHolders } from "../holders.js";
 import type { LimitDecision } from "../limiter.js";
@@ -57,11 +57,6 @@ export function rejectionCounter(metrics: PlatformMetrics): (reason: string) => 
     }
     counter.inc();
   };
-}
-
-/** The TCP peer's address, when the request came over a socket (not for in-process calls). */
-function socketAddress(c: Context<AppEnv>): string | undefined {
-  return incomingOf(c)?.socket?.remoteAddress;
 }
 
 /**
@@ -126,7 +121,7 @@ export function register(app: Hono<AppEnv>, deps: PurchaseDeps): { overloaded: (
       if (!idempotencyKey && deps.soldOut.isSoldOut(saleId)) return reject(c, "sold_out", "sold_out", "sold out", { extra: { saleId } });
       const userId = await deps.authenticate(requestHeader(c, "authorization"));
       if (!userId) {
-        const ip = clientIp(socketAddress(c), requestHeader(c, "x-forwarded-for"), deps.trustedProxyHops) ?? "unknown";
+        const ip = requestClientIp(c, deps.trustedProxyHops) ?? "unknown";
         const d = await deps.limitUnauthenticated(ip);
         if (!d.ok)
           return reject(c, "rate_limited", "rate_limited", "too many requests without a valid token", { headers: { "Retry-After": "1" } });
