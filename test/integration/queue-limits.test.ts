@@ -14,7 +14,12 @@ let p: TestPlatform;
 let http: Awaited<ReturnType<typeof listen>>;
 beforeAll(async () => {
   // The admission tick off: every Redis command naming a sale below is a request's.
-  p = await startTestPlatform({ handoff: { relayIntervalMs: 600_000 }, soldOutRefreshMs: 600_000, admitTickMs: 600_000, env: { QUEUE_RATE_LIMIT_PER_SEC: "5" } });
+  p = await startTestPlatform({
+    handoff: { relayIntervalMs: 600_000 },
+    soldOutRefreshMs: 600_000,
+    admitTickMs: 600_000,
+    env: { QUEUE_RATE_LIMIT_PER_SEC: "5" },
+  });
   http = await listen(p.gateway.app, "127.0.0.1", 0);
 });
 afterAll(async () => {
