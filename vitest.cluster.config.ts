@@ -7,6 +7,10 @@ import base from "./vitest.config.js";
  * instead of one server, plus the cluster-only tests in test/cluster/ (failover, buckets across
  * masters). Same files, same assertions: only where Redis is changes.
  */
+// The global setup (which starts or reuses the cluster) runs in this process, where `test.env`
+// below does not reach: without this line the integration files ran on one Redis server.
+process.env.TEST_REDIS_MODE = "cluster";
+
 export default defineConfig({
   test: {
     ...base.test,
