@@ -17,8 +17,8 @@ import { saleJson } from "./sales.post.js";
  * touches the stock), then the caches: the shared one in Redis is deleted, then the sale-changed
  * broadcast tells every gateway and API to drop its in-memory copy (best effort: a missed
  * message leaves a copy at most 6 s old; a failed publish is logged, the change stands). Stock
- * cannot change once loaded: the units in Redis, and
- * the orders they became, are the truth from then on. End a sale early with `endsAt` = now.
+ * cannot change once loaded: the units in Redis, and the orders they became, are the truth from
+ * then on. End a sale early with `endsAt` = now.
  */
 export function register(app: Hono<AppEnv>, ctx: AdminContext) {
   app.patch("/admin/sales/:id", async (c) => {
