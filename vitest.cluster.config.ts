@@ -21,6 +21,7 @@ export default defineConfig({
       "test/integration/stock-buckets.test.ts",
       "test/integration/stock-buckets-crowd.test.ts",
       "test/integration/sale-patch-lost-bucket.test.ts",
+      "test/integration/sale-changed.test.ts",
       "test/cluster/**/*.test.ts",
     ],
     exclude: [],

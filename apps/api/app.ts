@@ -9,6 +9,7 @@ import { createAdmitter } from "../domain/admission/admitter.js";
 import { createAdmission } from "../domain/admission/index.js";
 import { createRedisGuard } from "../domain/redis-guard.js";
 import { createSaleCache } from "../domain/sale-cache.js";
+import { watchSaleChanges } from "../domain/sale-changes.js";
 import { createSaleStore } from "../domain/sale-store.js";
 import type { ApiContext } from "./context.js";
 import { createHandoff, type HandoffOptions } from "./handoff.js";
@@ -30,13 +31,15 @@ export interface ApiDeps {
 
 /**
  * The seckill API: reserve (202 + order id), order status, sale info. `start` connects the
- * Kafka producer and starts the handoff relay; `stop` flushes the handoff.
+ * Kafka producer, starts the handoff relay and listens for the sale-changed broadcast (which
+ * drops this process's copy of a changed sale); `stop` flushes the handoff.
  */
 export function createApi({ services, handoff: handoffOptions, admitTickMs }: ApiDeps) {
   const { config, redis, database, kafka, topics, metrics, logger } = services;
   const pool = createRedisPool(redis, config.REDIS_RESERVE_CONNECTIONS);
   const store = createSaleStore(redis, config.REDIS_KEY_PREFIX, { reserveVia: pool.clients });
   const saleCache = createSaleCache({ db: database.db, store });
+  const saleChanges = watchSaleChanges({ redis, store, logger, onChange: saleCache.forget, onReconnect: saleCache.forgetAll });
   const producer = connectedProducer(createProducer(kafka));
   const handoff = createHandoff({ producer, store, topics, metrics, logger }, handoffOptions);
   const guard = createRedisGuard({ redis, watch: pool.clients, store, logger });
@@ -72,10 +75,12 @@ export function createApi({ services, handoff: handoffOptions, admitTickMs }: Ap
     admitter,
     start: async () => {
       await guard.check();
+      await saleChanges.start();
       await handoff.start();
       admitter.start();
     },
     stop: async () => {
+      saleChanges.stop();
       await admitter.stop();
       guard.stop();
       await handoff.stop();

@@ -101,7 +101,8 @@ export const adminOperations: Operation[] = [
     path: "/admin/sales/:id",
     tag: "admin",
     summary: "Change a sale (any field); end it early with endsAt = now",
-    description: "`stock` can change only before the preload (409 after). Other changes reach Redis at once when the sale is loaded.",
+    description:
+      "`stock` can change only before the preload (409 after). Other changes reach Redis at once when the sale is loaded, and every gateway and API drops its in-memory copy of the sale when it hears the sale-changed broadcast (best effort: a copy that missed it follows within 6 s).",
     security: "admin",
     params: { id },
     body: patchSaleSchema,

@@ -66,6 +66,8 @@ export function globalKeys(prefix: string) {
     soldOutChannel: `${prefix}events:sold-out`,
     /** Pub/sub: a sale id is published when stock comes back (an order closed). */
     restockChannel: `${prefix}events:restock`,
+    /** Pub/sub: a sale id is published when an admin changed the sale's settings (sale-changes.ts). */
+    saleChangedChannel: `${prefix}events:sale-changed`,
     /** An accepted order, readable by id while it is still on its way to MySQL. */
     order: (orderId: string) => `${prefix}order:${orderId}`,
     /** Shared (second-level) cache of a sale's static info. */

@@ -73,6 +73,11 @@ export interface SaleCacheOptions {
  * one sale share a single load (request coalescing), TTLs are jittered so entries do not expire
  * together, and unknown ids are cached briefly too, so a crowd refreshing a page cannot
  * stampede MySQL. When a reload fails, the expired entry is served (stale if error).
+ *
+ * An admin's change to a sale reaches this copy in two ways: the sale-changed broadcast calls
+ * forget() at once (best effort: a message missed while the subscriber reconnects is not
+ * replayed), and the in-process TTL (5 s ±20 %, so at most 6 s) bounds the staleness when the
+ * broadcast is missed. The admin deletes the Redis level before it broadcasts.
  */
 export function createSaleCache(deps: { db: Db; store: Pick<SaleStore, "saleInfoCache"> }, opts: SaleCacheOptions = {}) {
   const localTtl = opts.localTtlMs ?? 5000;
@@ -109,30 +114,45 @@ export function createSaleCache(deps: { db: Db; store: Pick<SaleStore, "saleInfo
     get(id: string): Promise<SaleInfo | null> {
       const hit = local.get(id);
       if (hit && hit.expiresAt > now()) return Promise.resolve(hit.value);
-      let pending = loading.get(id);
-      if (!pending) {
-        pending = load(id)
-          .then(
-            (value) => {
-              remember(id, value);
-              return value;
-            },
-            (err) => {
-              // Stale if error: while MySQL or Redis is away, the last known sale beats an error
-              // on the purchase path (its times and price do not change during a sale).
-              if (hit) return hit.value;
-              throw err;
-            },
-          )
-          .finally(() => loading.delete(id));
-        loading.set(id, pending);
-      }
+      const inFlight = loading.get(id);
+      if (inFlight) return inFlight;
+      const pending: Promise<SaleInfo | null> = load(id)
+        .then(
+          (value) => {
+            // Not when forget() came in meanwhile: this load may have read the sale before the change.
+            if (loading.get(id) === pending) remember(id, value);
+            return value;
+          },
+          (err) => {
+            // Stale if error: while MySQL or Redis is away, the last known sale beats an error
+            // on the purchase path (an admin's change reaches it once a reload succeeds).
+            if (hit) return hit.value;
+            throw err;
+          },
+        )
+        .finally(() => {
+          if (loading.get(id) === pending) loading.delete(id);
+        });
+      loading.set(id, pending);
       return pending;
     },
     /** The value in process memory only (no I/O): for the gateway's hot path. */
     peek(id: string): SaleInfo | null | undefined {
       const hit = local.get(id);
       return hit && hit.expiresAt > now() ? hit.value : undefined;
+    },
+    /**
+     * Drops this process's copy of the sale (no I/O), so the next get() reads it again; a load
+     * already in flight is not remembered. Called on the sale-changed broadcast (sale-changes.ts).
+     */
+    forget(id: string): void {
+      local.delete(id);
+      loading.delete(id);
+    },
+    /** Drops every copy in this process (after the broadcast's subscriber reconnected: it may have missed some). */
+    forgetAll(): void {
+      local.clear();
+      loading.clear();
     },
     async invalidate(id: string): Promise<void> {
       local.delete(id);

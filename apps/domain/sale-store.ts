@@ -292,8 +292,8 @@ export function createSaleStore(
     bucketKeys,
     /** Cross-sale key and channel names (same caveat as `keys`). */
     global,
-    /** Pub/sub channels the gateways listen on. */
-    channels: { soldOut: global.soldOutChannel, restock: global.restockChannel },
+    /** Pub/sub channels the gateways (and, for saleChanged, the APIs) listen on. */
+    channels: { soldOut: global.soldOutChannel, restock: global.restockChannel, saleChanged: global.saleChangedChannel },
     /** The rate limiter's key prefix (rate-limiter-flexible owns those keys). */
     rateLimitPrefix: global.rateLimit,
     bucketsOf,
@@ -720,6 +720,14 @@ export function createSaleStore(
       del: async (saleId: string) => {
         await redis.del(global.saleInfo(saleId));
       },
+    },
+
+    /**
+     * Publishes the sale id on the sale-changed channel (PUBLISH: on a cluster any node forwards
+     * it to every node's subscribers). Returns how many subscribers of the node it reached.
+     */
+    announceSaleChanged(saleId: string): Promise<number> {
+      return redis.publish(global.saleChangedChannel, saleId);
     },
 
     /**

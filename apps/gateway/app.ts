@@ -11,6 +11,7 @@ import { tracing } from "../core/tracing.js";
 import { createPasses } from "../domain/admission/pass.js";
 import type { Purchase } from "../domain/purchase-request.js";
 import { createSaleCache } from "../domain/sale-cache.js";
+import { watchSaleChanges } from "../domain/sale-changes.js";
 import { createSaleStore } from "../domain/sale-store.js";
 import { mountSite } from "../site/mount.js";
 import { type Authenticate, authenticatorFromConfig } from "./auth.js";
@@ -41,6 +42,7 @@ export function createGateway({ services, apiFetch, apiPurchase, admin, soldOutR
   const { config, redis, database, metrics, logger } = services;
   const store = createSaleStore(redis, config.REDIS_KEY_PREFIX);
   const saleCache = createSaleCache({ db: database.db, store });
+  const saleChanges = watchSaleChanges({ redis, store, logger, onChange: saleCache.forget, onReconnect: saleCache.forgetAll });
   const authenticate = given ?? authenticatorFromConfig(config, logger.child({ component: "auth" }));
   const forward = createForward({
     apiFetch,
@@ -150,9 +152,10 @@ export function createGateway({ services, apiFetch, apiPurchase, admin, soldOutR
     fastPath,
     soldOut,
     holders,
-    start: () => Promise.all([soldOut.start(), authenticate.start()]).then(() => {}),
+    start: () => Promise.all([soldOut.start(), saleChanges.start(), authenticate.start()]).then(() => {}),
     stop: async () => {
       authenticate.stop();
+      saleChanges.stop();
       await soldOut.stop();
     },
   };

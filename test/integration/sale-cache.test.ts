@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSaleCache } from "../../apps/domain/sale-cache.js";
 import { randomId } from "../helpers/env.js";
 import { startTestPlatform, type TestPlatform } from "../helpers/platform.js";
+import { deferred } from "../helpers/wait.js";
 
 let p: TestPlatform;
 beforeAll(async () => {
@@ -68,6 +69,36 @@ describe("sale info from the two-level cache", () => {
     now = 10_000;
     expect((await cache.get(saleId))?.totalStock).toBe(3);
     await expect(cache.get(randomId("never-seen-"))).rejects.toThrow(/connection refused/);
+  });
+
+  it("forget() drops the copy at once, and a load in flight when it came is not remembered", async () => {
+    const saleId = await p.createSale({ stock: 5 });
+    const shared = p.api.ctx.store.saleInfoCache;
+    let gate: ReturnType<typeof deferred> | undefined;
+    const saleInfoCache = {
+      get: async (id: string) => {
+        const json = await shared.get(id); // read before the change...
+        await gate?.promise; // ...answered after it
+        return json;
+      },
+      set: shared.set,
+      del: shared.del,
+    };
+    const cache = createSaleCache({ db: p.services.database.db, store: { saleInfoCache } });
+    expect((await cache.get(saleId))?.totalStock).toBe(5);
+    cache.forget(saleId);
+    expect(cache.peek(saleId)).toBeUndefined();
+
+    gate = deferred();
+    const slow = cache.get(saleId);
+    await new Promise((r) => setTimeout(r, 20)); // the load has read the shared level
+    cache.forget(saleId); // the broadcast arrives while it is in flight
+    gate.resolve(undefined);
+    expect((await slow)?.totalStock).toBe(5); // its callers get what it read...
+    expect(cache.peek(saleId)).toBeUndefined(); // ...but it is not kept: the next get reads again
+    gate = undefined;
+    expect((await cache.get(saleId))?.totalStock).toBe(5);
+    expect(cache.peek(saleId)?.totalStock).toBe(5);
   });
 
   it("entries expire at jittered times, and the local level is bounded", async () => {
