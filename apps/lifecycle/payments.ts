@@ -19,11 +19,19 @@ export type ApplyResult =
       firstOrderId?: string;
     }
   | { kind: "already_processed" }
-  | { kind: "order_in_transit" };
+  | { kind: "order_in_transit" }
+  /** Neither MySQL nor Redis knows the order, and `askBeforeUnknown` was set: nothing recorded. */
+  | { kind: "order_not_found" };
 
 export interface ApplyOptions {
   /** The payment waited its full time for its order: no row now means `unknown_order`, even if Redis still holds the order. */
   orderWaitOver?: boolean;
+  /**
+   * When neither MySQL nor Redis knows the order, answer `order_not_found` and record nothing
+   * (instead of `unknown_order`): Redis may have lost its copy of an order still in Kafka, which
+   * only the order writer's backlog can tell, and that is not read inside the transaction.
+   */
+  askBeforeUnknown?: boolean;
 }
 
 /**
@@ -83,6 +91,7 @@ async function applyOnce(services: Services, store: SaleStore, m: PaymentMessage
       if (!order) {
         // Paid before the order writer stored it: the caller parks it and tries again shortly.
         if (!opts.orderWaitOver && (await store.isQueued(m.orderId))) return { kind: "order_in_transit" } as const;
+        if (!opts.orderWaitOver && opts.askBeforeUnknown) return { kind: "order_not_found" } as const;
         outcome = "unknown_order";
       } else if (m.status === "failed") {
         outcome = "failed";
@@ -207,6 +216,21 @@ export function createPaymentsConsumer(
     }
   }
 
+  /**
+   * applyPayment, except that a payment for an order neither MySQL nor Redis knows ends
+   * `unknown_order` only once the order writer has no backlog: Redis may have lost its copy of an
+   * order that is still in Kafka (a restart or failover, or the best-effort copy after the 202
+   * was never written), and recording unknown_order then would let the paid order expire. The
+   * writer's lag is read after MySQL said "no row" and before it is asked again, so an order
+   * persisted in between is found by the second read.
+   */
+  async function apply(m: PaymentMessage, orderWaitOver: boolean): Promise<ApplyResult> {
+    const result = await applyPayment(services, store, m, { orderWaitOver, askBeforeUnknown: !orderWaitOver });
+    if (result.kind !== "order_not_found") return result;
+    if (!(await writerCaughtUp())) return { kind: "order_in_transit" };
+    return applyPayment(services, store, m, { orderWaitOver: true });
+  }
+
   const parking = createPaymentParking({
     waitMs: opts.orderWaitMs ?? config.PAYMENT_ORDER_WAIT_MS,
     logger: log,
@@ -214,7 +238,7 @@ export function createPaymentsConsumer(
       // Past the deadline it ends unknown_order only once the writer has caught up: while the
       // writer still has a backlog (after an outage longer than the wait), the order may be in it.
       const over = deadlinePassed && (await writerCaughtUp());
-      const result = await applyPayment(services, store, p.m, { orderWaitOver: over });
+      const result = await apply(p.m, over);
       if (result.kind === "order_in_transit") return "waiting";
       if (result.kind === "applied") report(p.m, result, Date.now() - p.waitFrom);
       return "settled";
@@ -232,7 +256,7 @@ export function createPaymentsConsumer(
     for (let attempt = 1; ; attempt++) {
       let result: ApplyResult;
       try {
-        result = await applyPayment(services, store, m);
+        result = await apply(m, false);
       } catch (err) {
         // Money is never skipped: keep retrying; a rejection that is not transient needs a person.
         const fields = { err, errno: sqlErrno(err), attempt, orderId: m.orderId, eventId: m.eventId };

@@ -31,7 +31,9 @@ const bearer = () => ({ authorization: `Bearer ${p.services.config.ADMIN_TOKEN}`
  * X-Forwarded-For of a client of this test's own (an RFC 3849 documentation address), as our one
  * trusted proxy appends it after whatever the client wrote itself (ignored, the same for all).
  */
-const newIp = () => `6.6.6.6, 2001:db8::${randomBytes(6).toString("hex").match(/.{4}/g)!.join(":")}`;
+const newIp = () => `6.6.6.6, ${newNet()}::1`;
+/** A /64 of this test's own (RFC 3849 documentation space): the prefix one IPv6 client holds. */
+const newNet = () => `2001:db8:${randomBytes(4).toString("hex").match(/.{4}/g)!.join(":")}`;
 const codeOf = async (res: Response) => ((await res.json()) as { error: { code: string } }).error.code;
 
 function signInAs(token: string, ip = newIp()) {
@@ -149,6 +151,15 @@ describe("the sign-in attempt limit", () => {
     for (let i = 0; i < 3; i++) expect((await signInAs(p.services.config.ADMIN_TOKEN, ip)).status).toBe(200);
     expect((await signInAs("guess-last", ip)).status).toBe(401);
     expect((await signInAs(p.services.config.ADMIN_TOKEN, ip)).status).toBe(429);
+  });
+
+  it("an IPv6 client counts by its /64: rotating addresses within it (and writing them in other forms) gets 429 all the same", async () => {
+    const net = newNet();
+    const forms = (i: number) => [`${net}::${i + 1}`, `${net}:0:0:${i.toString(16)}:1`, `[${net}::${i + 2}]:4433`][i % 3];
+    for (let i = 0; i < SIGN_IN_FAILURES; i++) expect((await signInAs(`guess-${i}`, `6.6.6.6, ${forms(i)}`)).status).toBe(401);
+    expect((await signInAs("guess-last", `6.6.6.6, ${net}:ffff:ffff:ffff:ffff`)).status).toBe(429);
+    expect((await signInAs("guess-mapped", "6.6.6.6, ::ffff:198.51.100.7")).status).toBe(401); // IPv4 keeps its own address
+    expect((await signInAs(p.services.config.ADMIN_TOKEN, newIp())).status).toBe(200);
   });
 
   it("parallel guesses from one IP get no more than the limit of token comparisons", async () => {

@@ -35,10 +35,12 @@ export function register(app: Hono<AppEnv>, ctx: AdminContext) {
     const home = await ctx.stockHomes.claim(id);
     if (!home.here) throw stockHomeMismatch(id, home.home, home.self);
     if (!(await ctx.store.isLoaded(id))) {
-      // Preloaded before (its home was recorded) and started: it may have sold units whose orders
-      // are still in Kafka. Kafka is read before MySQL, so an order persisted between the two
-      // reads shows in MySQL; lag 0 then means MySQL holds every order the sale ever took.
-      const mayHaveSold = recordedHome(sale) !== null && Date.now() >= sale.startsAt.getTime();
+      // Preloaded before (its home was recorded): it may have sold units whose orders are still
+      // in Kafka. Not only once MySQL's startsAt has passed: a PATCH may have moved the start to
+      // the future after it sold, and Redis's clock (the one the reserve script opens the sale by)
+      // may run ahead of this one. Kafka is read before MySQL, so an order persisted between the
+      // two reads shows in MySQL; lag 0 then means MySQL holds every order the sale ever took.
+      const mayHaveSold = recordedHome(sale) !== null;
       const lag = mayHaveSold ? await ctx.reconciler.writerLag() : 0;
       const [sold] = await ctx.services.database.db.select({ n: count() }).from(orders).where(eq(orders.saleId, id));
       const rows = Number(sold.n);
@@ -48,8 +50,8 @@ export function register(app: Hono<AppEnv>, ctx: AdminContext) {
           rows > 0
             ? `has ${rows} order(s) in MySQL`
             : lag === null
-              ? "has started, and Kafka cannot say whether orders are still on their way"
-              : `has started, and the order writer still has ${lag} message(s) to persist`;
+              ? "was preloaded before, and Kafka cannot say whether its orders are still on their way"
+              : `was preloaded before, and the order writer still has ${lag} message(s) to persist`;
         throw new AppError(
           "conflict",
           `Redis has lost sale ${id}, which ${held}: run POST /admin/sales/${id}/reconcile, which waits for the order writer and recomputes the stock`,
