@@ -4,6 +4,8 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** The answer's Retry-After in seconds (429, 503), when it gave a number. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
   }
@@ -28,7 +30,13 @@ export async function call<T>(
   const data = text ? (JSON.parse(text) as unknown) : undefined;
   if (!res.ok) {
     const e = (data as { error?: { code?: string; message?: string } } | undefined)?.error;
-    throw new ApiError(res.status, e?.code ?? "http_error", e?.message ?? `${res.status} ${res.statusText}`);
+    const retryAfter = Number(res.headers.get("retry-after") ?? Number.NaN);
+    throw new ApiError(
+      res.status,
+      e?.code ?? "http_error",
+      e?.message ?? `${res.status} ${res.statusText}`,
+      Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter : undefined,
+    );
   }
   return { data: data as T, res };
 }

@@ -1,4 +1,4 @@
-import { call } from "../shared/http.js";
+import { ApiError, call } from "../shared/http.js";
 import { solvePow } from "./pow.js";
 
 /**
@@ -33,14 +33,34 @@ export async function admit(
     return data.pass;
   }
   if (sale.admission === "queue") {
-    let { data: place } = await call<Place>("POST", `${base}/queue`, { token });
+    let place = await patiently(() => call<Place>("POST", `${base}/queue`, { token }), say);
     for (;;) {
       if (place.state === "admitted" && place.pass) return place.pass;
       if (place.state === "sold_out") say(`Sold out for now; you keep place ${place.position} in case a unit comes back.`);
       else say(`In the waiting room: place ${place.position}, about ${place.estimatedWaitSeconds} s.`);
-      await new Promise((r) => setTimeout(r, Math.max(1, place.pollAfterSeconds) * 1000));
-      ({ data: place } = await call<Place>("GET", `${base}/queue`, { token }));
+      await sleep(Math.max(1, place.pollAfterSeconds) * 1000);
+      place = await patiently(() => call<Place>("GET", `${base}/queue`, { token }), say);
     }
   }
   return undefined;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A waiting-room call that waits out 429 `rate_limited` and 503 (busy) for their Retry-After
+ * (at least 1 s) and asks again, so the buyer keeps the place: a queue call refused that way
+ * changed nothing. Any other error ends the wait (thrown).
+ */
+async function patiently<T>(ask: () => Promise<{ data: T }>, say: (msg: string) => void): Promise<T> {
+  for (;;) {
+    try {
+      return (await ask()).data;
+    } catch (err) {
+      if (!(err instanceof ApiError) || (err.status !== 429 && err.status !== 503)) throw err;
+      const wait = Math.max(1, err.retryAfterSeconds ?? 1);
+      say(`The shop is busy; asking again in ${wait} s (you keep your place).`);
+      await sleep(wait * 1000);
+    }
+  }
 }
