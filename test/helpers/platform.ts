@@ -6,6 +6,7 @@ import type { HandoffOptions } from "../../apps/api/handoff.js";
 import { orders } from "../../apps/core/db/schema/index.js";
 import type { AppEnv } from "../../apps/core/http.js";
 import { signUserToken } from "../../apps/core/jwt.js";
+import { listen } from "../../apps/core/serve.js";
 import type { Services } from "../../apps/core/services.js";
 import { createGateway, type Gateway } from "../../apps/gateway/app.js";
 import type { OutboxRelayOptions } from "../../apps/lifecycle/outbox-relay.js";
@@ -32,6 +33,10 @@ export interface TestPlatform {
   buy(saleId: string, token: string, init?: { body?: string; headers?: Record<string, string> }): Promise<Response>;
   rows(saleId: string): Promise<number>;
   stats(saleId: string): Promise<Record<string, number>>;
+  /** The current value of an unlabelled metric of this platform's registry (0 before its first sample). */
+  metric(name: string): Promise<number>;
+  /** The gateway on a real loopback listener (once; closed by stop()): its base URL. */
+  listen(): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -92,6 +97,7 @@ export async function startTestPlatform(
   await Promise.all([writer?.ready(), lifecycle?.payments.ready(), loyalty?.ready()]);
   const adminHeaders = { authorization: `Bearer ${services.config.ADMIN_TOKEN}`, "content-type": "application/json" };
 
+  let http: Awaited<ReturnType<typeof listen>> | undefined;
   return {
     services,
     api,
@@ -119,7 +125,16 @@ export async function startTestPlatform(
       const res = await gateway.app.request(`/admin/sales/${saleId}/stats`, { headers: adminHeaders });
       return (await res.json()) as Record<string, number>;
     },
+    async metric(name) {
+      const m = new RegExp(`^${name} (\\d+)`, "m").exec(await services.registry.metrics());
+      return m ? Number(m[1]) : 0;
+    },
+    async listen() {
+      http ??= await listen(gateway.app, "127.0.0.1", 0);
+      return `http://127.0.0.1:${http.port}`;
+    },
     async stop() {
+      await http?.close();
       await gateway.stop();
       await api.stop();
       await (this as TestPlatform).writer?.stop(); // the current one: a test may have replaced it

@@ -1,7 +1,6 @@
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { orders, payments } from "../../apps/core/db/schema/index.js";
-import { listen } from "../../apps/core/serve.js";
 import { createOrderWriter } from "../../apps/order-writer/writer.js";
 import { simulatePayment } from "../../apps/payment-simulator/simulate.js";
 import { startTestPlatform, type TestPlatform } from "../helpers/platform.js";
@@ -9,15 +8,11 @@ import { eventually, sleep } from "../helpers/wait.js";
 
 let p: TestPlatform;
 let baseUrl: string;
-let closeHttp: () => Promise<void>;
 beforeAll(async () => {
   p = await startTestPlatform({ writer: { maxRowsPerSec: 50_000 }, lifecycle: true, env: { PAYMENT_ORDER_WAIT_MS: "60000" } });
-  const http = await listen(p.gateway.app, "127.0.0.1", 0);
-  baseUrl = `http://127.0.0.1:${http.port}`;
-  closeHttp = http.close;
+  baseUrl = await p.listen();
 });
 afterAll(async () => {
-  await closeHttp?.();
   await p?.stop();
 });
 

@@ -2,7 +2,6 @@ import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { orders, payments } from "../../apps/core/db/schema/index.js";
 import { newOrderId } from "../../apps/core/ids.js";
-import { listen } from "../../apps/core/serve.js";
 import { createSaleStore } from "../../apps/domain/sale-store.js";
 import { createPaymentsConsumer } from "../../apps/lifecycle/payments.js";
 import { createOrderWriter } from "../../apps/order-writer/writer.js";
@@ -14,24 +13,17 @@ const WAIT_MS = 6000;
 
 let p: TestPlatform;
 let baseUrl: string;
-let closeHttp: () => Promise<void>;
 let restarted: ReturnType<typeof createPaymentsConsumer> | undefined;
 beforeAll(async () => {
   p = await startTestPlatform({ writer: { maxRowsPerSec: 50_000 }, lifecycle: true, env: { PAYMENT_ORDER_WAIT_MS: String(WAIT_MS) } });
-  const http = await listen(p.gateway.app, "127.0.0.1", 0);
-  baseUrl = `http://127.0.0.1:${http.port}`;
-  closeHttp = http.close;
+  baseUrl = await p.listen();
 });
 afterAll(async () => {
   await restarted?.stop();
-  await closeHttp?.();
   await p?.stop();
 });
 
-const metric = async (name: string) => {
-  const m = new RegExp(`^${name} (\\d+)`, "m").exec(await p.services.registry.metrics());
-  return m ? Number(m[1]) : 0;
-};
+const metric = (name: string) => p.metric(name);
 
 describe("a parked payment's deadline survives a restart of the payments consumer", () => {
   it("the payment redelivered to a new consumer ends unknown_order at the deadline counted from its callback, not a full wait after the restart", async () => {

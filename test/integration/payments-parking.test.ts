@@ -3,7 +3,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { orders, payments } from "../../apps/core/db/schema/index.js";
 import { newOrderId } from "../../apps/core/ids.js";
 import { consumerLag } from "../../apps/core/kafka.js";
-import { listen } from "../../apps/core/serve.js";
 import { sharedKafkaAdmin } from "../../apps/core/services.js";
 import { simulatePayment } from "../../apps/payment-simulator/simulate.js";
 import { startTestPlatform, type TestPlatform } from "../helpers/platform.js";
@@ -13,22 +12,15 @@ const WAIT_MS = 3000;
 
 let p: TestPlatform;
 let baseUrl: string;
-let closeHttp: () => Promise<void>;
 beforeAll(async () => {
   p = await startTestPlatform({ writer: { maxRowsPerSec: 50_000 }, lifecycle: true, env: { PAYMENT_ORDER_WAIT_MS: String(WAIT_MS) } });
-  const http = await listen(p.gateway.app, "127.0.0.1", 0);
-  baseUrl = `http://127.0.0.1:${http.port}`;
-  closeHttp = http.close;
+  baseUrl = await p.listen();
 });
 afterAll(async () => {
-  await closeHttp?.();
   await p?.stop();
 });
 
-const metric = async (name: string) => {
-  const m = new RegExp(`^${name} (\\d+)`, "m").exec(await p.services.registry.metrics());
-  return m ? Number(m[1]) : 0;
-};
+const metric = (name: string) => p.metric(name);
 
 describe("the payments consumer never blocks on one order", () => {
   it("a payment for an order that never becomes a row waits on its own; the payments behind it are applied; it ends unknown_order after the deadline", async () => {

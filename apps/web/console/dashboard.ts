@@ -1,6 +1,7 @@
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
-import { call, h } from "../shared/http.js";
+import { h } from "../shared/dom.js";
+import { call } from "../shared/http.js";
 import { type Bucket, bucketDelta, histogramQuantile } from "./quantile.js";
 import { endEarly, preload } from "./sales.js";
 

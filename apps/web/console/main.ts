@@ -1,6 +1,7 @@
 import "../shared/base.css";
 import "./console.css";
-import { ApiError, call, h } from "../shared/http.js";
+import { h } from "../shared/dom.js";
+import { ApiError, call } from "../shared/http.js";
 import { showDashboard } from "./dashboard.js";
 import { showDeadLetters } from "./dlq.js";
 import { showOrderLookup } from "./orders.js";

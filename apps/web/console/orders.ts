@@ -1,4 +1,5 @@
-import { call, h } from "../shared/http.js";
+import { h } from "../shared/dom.js";
+import { call } from "../shared/http.js";
 
 interface History {
   orderId: string;

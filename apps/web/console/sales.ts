@@ -1,4 +1,5 @@
-import { call, h, money } from "../shared/http.js";
+import { h, money } from "../shared/dom.js";
+import { call } from "../shared/http.js";
 
 interface SaleRow {
   id: string;

@@ -1,6 +1,7 @@
 import "../shared/base.css";
 import "./storefront.css";
-import { ApiError, call, h, money } from "../shared/http.js";
+import { h, money } from "../shared/dom.js";
+import { ApiError, call } from "../shared/http.js";
 import { admit } from "./admission.js";
 import { createServerClock, formatCountdown } from "./clock.js";
 
