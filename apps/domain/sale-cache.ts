@@ -51,6 +51,21 @@ export function toSaleInfo(s: Sale): SaleInfo {
   };
 }
 
+/** The shared level's TTL by default (jittered ±20 %). */
+const SHARED_TTL_MS = 30_000;
+
+const jitter = (ms: number) => Math.round(ms * (0.8 + Math.random() * 0.4));
+
+/**
+ * Writes a sale just changed by an admin into the shared level, over whatever is there. A reader
+ * fills that level only when it is empty (`saleInfoCache.set` is NX), so a reload that read MySQL
+ * before the change and writes after it leaves this value alone; deleting the entry instead would
+ * let that reload put the old sale back for the shared TTL (30 s), broadcast or not.
+ */
+export async function shareChangedSale(store: Pick<SaleStore, "saleInfoCache">, sale: Sale): Promise<void> {
+  await store.saleInfoCache.replace(sale.id, JSON.stringify(toSaleInfo(sale)), jitter(SHARED_TTL_MS));
+}
+
 interface Entry {
   value: SaleInfo | null;
   expiresAt: number;
@@ -77,19 +92,22 @@ export interface SaleCacheOptions {
  * An admin's change to a sale reaches this copy in two ways: the sale-changed broadcast calls
  * forget() at once (best effort: a message missed while the subscriber reconnects is not
  * replayed), and the in-process TTL (5 s ±20 %, so at most 6 s) bounds the staleness when the
- * broadcast is missed. The admin deletes the Redis level before it broadcasts.
+ * broadcast is missed. Before it broadcasts, the admin writes the changed sale into the Redis
+ * level (shareChangedSale), which a reload only fills when empty (NX), so a reload that read
+ * MySQL before the change cannot put the old sale back there.
  */
-export function createSaleCache(deps: { db: Db; store: Pick<SaleStore, "saleInfoCache"> }, opts: SaleCacheOptions = {}) {
+export function createSaleCache(
+  deps: { db: Db; store: { saleInfoCache: Pick<SaleStore["saleInfoCache"], "get" | "set" | "del"> } },
+  opts: SaleCacheOptions = {},
+) {
   const localTtl = opts.localTtlMs ?? 5000;
-  const sharedTtl = opts.sharedTtlMs ?? 30_000;
+  const sharedTtl = opts.sharedTtlMs ?? SHARED_TTL_MS;
   const negativeTtl = opts.negativeTtlMs ?? 1000;
   const maxEntries = opts.maxEntries ?? 10_000;
   const now = opts.now ?? Date.now;
   const local = new Map<string, Entry>();
   const loading = new Map<string, Promise<SaleInfo | null>>();
   let dbLoads = 0;
-
-  const jitter = (ms: number) => Math.round(ms * (0.8 + Math.random() * 0.4));
 
   function remember(id: string, value: SaleInfo | null) {
     if (!local.has(id) && local.size >= maxEntries) local.delete(local.keys().next().value as string);

@@ -4,7 +4,7 @@ import type { SaleStore } from "./sale-store.js";
 
 /**
  * The "sale changed" broadcast: after an admin's change to a sale's settings is committed
- * (MySQL, the sale's settings in Redis, the shared sale-info cache deleted), the admin publishes
+ * (MySQL, the sale's settings in Redis, the shared sale-info cache rewritten or deleted), the admin publishes
  * the sale id on `<REDIS_KEY_PREFIX>events:sale-changed`; every gateway and API drops its
  * in-process copy of that sale (sale-cache.ts `forget`), so its next request reads the new one.
  *

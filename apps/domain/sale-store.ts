@@ -711,10 +711,17 @@ export function createSaleStore(
       return (await redis.exists(global.order(orderId))) === 1;
     },
 
-    /** The shared (second-level) cache of a sale's static info, JSON. */
+    /**
+     * The shared (second-level) cache of a sale's static info, JSON. `set` (a reader's reload)
+     * only fills an empty entry, `replace` (an admin's change) overwrites: a reload that read
+     * MySQL before the change and writes after it cannot put the old sale back.
+     */
     saleInfoCache: {
       get: (saleId: string) => redis.get(global.saleInfo(saleId)),
       set: async (saleId: string, json: string, ttlMs: number) => {
+        await redis.set(global.saleInfo(saleId), json, "PX", ttlMs, "NX");
+      },
+      replace: async (saleId: string, json: string, ttlMs: number) => {
         await redis.set(global.saleInfo(saleId), json, "PX", ttlMs);
       },
       del: async (saleId: string) => {

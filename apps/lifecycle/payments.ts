@@ -142,6 +142,9 @@ class LostInsertRace extends Error {}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** How long the payments consumer believes "the order writer has a backlog" without asking Kafka again. */
+const WRITER_BEHIND_MEMORY_MS = 1000;
+
 /**
  * The payments consumer: `seckill.payments` -> applyPayment, committing each partition's offsets
  * after its transactions. MySQL trouble is retried with backoff in place (every payment needs
@@ -203,15 +206,30 @@ export function createPaymentsConsumer(
   }
 
   const kafkaAdmin = sharedKafkaAdmin(services);
+  // When a lag read last said "not caught up" (a backlog, or Kafka could not say).
+  let behindSeenAt = Number.NEGATIVE_INFINITY;
   /**
    * Whether the order writer has persisted every order message (its group's lag on the orders
    * topic is 0). False while it has a backlog, or when Kafka cannot say (logged).
+   *
+   * A "no" is remembered for WRITER_BEHIND_MEMORY_MS and answered from memory: it only makes a
+   * payment wait a little longer, and every payment for an order nobody knows asks (at each
+   * retry), so a flood of them while the writer has a backlog would otherwise cost two Kafka admin
+   * requests per payment per retry. A "yes" is never reused: it must be read after the caller's
+   * MySQL said "no row".
    */
   async function writerCaughtUp(): Promise<boolean> {
+    if (Date.now() - behindSeenAt < WRITER_BEHIND_MEMORY_MS) return false;
     try {
-      return (await consumerLag(await kafkaAdmin(), config.ORDER_WRITER_GROUP_ID, topics.orders)) === 0;
+      const caughtUp = (await consumerLag(await kafkaAdmin(), config.ORDER_WRITER_GROUP_ID, topics.orders)) === 0;
+      if (!caughtUp) behindSeenAt = Date.now();
+      return caughtUp;
     } catch (err) {
-      log.warn({ err }, "cannot read the order writer's lag from Kafka: parked payments past their deadline keep waiting");
+      behindSeenAt = Date.now();
+      log.warn(
+        { err },
+        "cannot read the order writer's lag from Kafka: payments for orders neither MySQL nor Redis knows keep waiting (asked again in 1 s)",
+      );
       return false;
     }
   }

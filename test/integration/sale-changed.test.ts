@@ -2,9 +2,10 @@ import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sales } from "../../apps/core/db/schema/index.js";
 import { duplicateClient, type Redis } from "../../apps/core/redis.js";
+import { createSaleCache } from "../../apps/domain/sale-cache.js";
 import { watchSaleChanges } from "../../apps/domain/sale-changes.js";
 import { startTestPlatform, type TestPlatform } from "../helpers/platform.js";
-import { eventually, sleep } from "../helpers/wait.js";
+import { deferred, eventually, sleep } from "../helpers/wait.js";
 
 /**
  * Two instances of one deployment (same REDIS_KEY_PREFIX, Kafka topics and MySQL), each with its
@@ -92,6 +93,41 @@ describe("the sale-changed broadcast", () => {
     expect(await code(after)).toBe("sale_ended");
     // Refused by b's gateway from its fresh copy, not by the reserve script behind it.
     expect(await endedAtGateway()).toBe(before + 1);
+  });
+
+  it("a reload that read MySQL before the PATCH cannot put the old sale back into the shared cache", async () => {
+    const saleId = await a.createSale({ startsAt: new Date(Date.now() + 3600_000), endsAt: new Date(Date.now() + 7200_000) });
+    await b.api.ctx.saleCache.invalidate(saleId); // cold: the next reload reads MySQL
+    // A process whose reload has read MySQL (the sale not started) and is slow to fill Redis.
+    const shared = b.api.ctx.store.saleInfoCache;
+    const readMySql = deferred();
+    const mayFill = deferred();
+    const slow = createSaleCache({
+      db: b.services.database.db,
+      store: {
+        saleInfoCache: {
+          ...shared,
+          set: async (id: string, json: string, ttlMs: number) => {
+            readMySql.resolve();
+            await mayFill.promise;
+            await shared.set(id, json, ttlMs);
+          },
+        },
+      },
+    });
+    const reload = slow.get(saleId);
+    await readMySql.promise;
+
+    expect((await patch(a, saleId, { startsAt: new Date().toISOString() })).status).toBe(200);
+    mayFill.resolve(); // the old sale reaches Redis after the PATCH deleted it there
+    expect((await reload)?.startsAt).toBeGreaterThan(Date.now()); // its callers got what it read
+    await sleep(BROADCAST_SETTLE_MS);
+
+    // b's gateway and API (which dropped their copies on the broadcast) read the sale again:
+    // from Redis, which must not hold the old one for its 30 s.
+    const bought = await b.buy(saleId, await b.token("after-slow-reload"));
+    expect(bought.status).toBe(202);
+    expect(await saleState(b, saleId)).toBe("open");
   });
 
   it("a PATCH whose broadcast cannot be published still answers 200 and keeps the change", async () => {

@@ -5,6 +5,7 @@ import { sales } from "../../core/db/schema/index.js";
 import { AppError, parseJsonBody } from "../../core/errors.js";
 import type { AppEnv } from "../../core/http.js";
 import { json } from "../../core/respond.js";
+import { shareChangedSale } from "../../domain/sale-cache.js";
 import { announceSaleChanged } from "../../domain/sale-changes.js";
 import type { AdminContext } from "../context.js";
 import { findSale } from "../sale-stats.js";
@@ -14,11 +15,12 @@ import { saleJson } from "./sales.post.js";
  * PATCH /admin/sales/:id: change any field of a sale but its id and admission mode. A waiting
  * room's inlet goes to Redis first (every API's next admission tick uses it); then MySQL, then,
  * when the sale is loaded, its settings in Redis (the preload script refreshes settings and never
- * touches the stock), then the caches: the shared one in Redis is deleted, then the sale-changed
- * broadcast tells every gateway and API to drop its in-memory copy (best effort: a missed
- * message leaves a copy at most 6 s old; a failed publish is logged, the change stands). Stock
- * cannot change once loaded: the units in Redis, and the orders they became, are the truth from
- * then on. End a sale early with `endsAt` = now.
+ * touches the stock), then the caches: the shared one in Redis is overwritten with the new sale
+ * (a reload in flight only fills an empty entry, so it cannot put the old one back), then the
+ * sale-changed broadcast tells every gateway and API to drop its in-memory copy (best effort: a
+ * missed message leaves a copy at most 6 s old; a failed publish is logged, the change stands).
+ * Stock cannot change once loaded: the units in Redis, and the orders they became, are the truth
+ * from then on. End a sale early with `endsAt` = now.
  */
 export function register(app: Hono<AppEnv>, ctx: AdminContext) {
   app.patch("/admin/sales/:id", async (c) => {
@@ -61,7 +63,9 @@ export function register(app: Hono<AppEnv>, ctx: AdminContext) {
         "sale changed while Redis has lost part of it: the change reaches Redis when reconcile recomputes the sale (POST /admin/sales/:id/reconcile)",
       );
     }
-    await ctx.store.saleInfoCache.del(id);
+    // Written over, not deleted: a gateway's reload that read MySQL before the update cannot put
+    // the old sale back (it only fills an empty entry).
+    await shareChangedSale(ctx.store, next);
     // Last, once everything it points to is saved: a gateway that hears it reads the new sale.
     await announceSaleChanged({ store: ctx.store, logger: ctx.services.logger }, id);
     ctx.services.logger.info({ saleId: id, changed: Object.keys(patch), loaded }, "sale changed by an admin");
