@@ -129,7 +129,7 @@ const payments = z.object({
    * other payments go on) before it is recorded as `unknown_order` and alerted. Counted from the
    * payment message's Kafka timestamp (when the callback was handed to Kafka), so a restart or
    * rebalance of the payments consumer does not start the wait again; past it, only once the order
-   * writer has no backlog (the order may be in it).
+   * writer has passed what Kafka held then (the order may be in it).
    */
   PAYMENT_ORDER_WAIT_MS: int(900_000, 100, 86_400_000),
 });

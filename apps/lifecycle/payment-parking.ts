@@ -16,8 +16,9 @@ import type { PaymentMessage } from "../domain/payment-event.js";
  * parked it: a restart, deploy or rebalance that redelivers the payment to a fresh process keeps
  * its deadline instead of starting the wait again (which let a payment for an order that never
  * arrives hold its partition's committed offset back for ever). Past the deadline, `retry` decides:
- * the payments consumer gives up (unknown_order) only once the order writer has no backlog, so an
- * outage longer than the wait does not turn payments for orders still in Kafka into unknown_order.
+ * the payments consumer gives up (unknown_order) only once the order writer has passed what Kafka
+ * held then, so an outage longer than the wait does not turn payments for orders still in Kafka
+ * into unknown_order.
  */
 export interface ParkedPayment {
   m: PaymentMessage;
@@ -119,7 +120,7 @@ export function createPaymentParking(opts: {
         } else {
           p.attempts++;
           // Before the deadline, the deadline itself is the last retry's time; past it (still
-          // waiting: the order writer has a backlog), plain backoff.
+          // waiting for the order writer), plain backoff.
           const t2 = now();
           p.nextAt = p.deadline > t2 ? Math.min(p.deadline, t2 + backoff(p.attempts)) : t2 + backoff(p.attempts);
         }

@@ -29,7 +29,7 @@ export interface ApplyOptions {
   /**
    * When neither MySQL nor Redis knows the order, answer `order_not_found` and record nothing
    * (instead of `unknown_order`): Redis may have lost its copy of an order still in Kafka, which
-   * only the order writer's backlog can tell, and that is not read inside the transaction.
+   * only the order writer's progress can tell, and that is not read inside the transaction.
    */
   askBeforeUnknown?: boolean;
 }
@@ -142,8 +142,8 @@ class LostInsertRace extends Error {}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** How long the payments consumer believes "the order writer has a backlog" without asking Kafka again. */
-const WRITER_BEHIND_MEMORY_MS = 1000;
+/** The payments consumer reads the order writer's progress from Kafka at most this often (ms; see writerPassed). */
+const WRITER_READ_EVERY_MS = 1000;
 
 /**
  * The payments consumer: `seckill.payments` -> applyPayment, committing each partition's offsets
@@ -206,29 +206,52 @@ export function createPaymentsConsumer(
   }
 
   const kafkaAdmin = sharedKafkaAdmin(services);
-  // When a lag read last said "not caught up" (a backlog, or Kafka could not say).
-  let behindSeenAt = Number.NEGATIVE_INFINITY;
+
   /**
-   * Whether the order writer has persisted every order message (its group's lag on the orders
-   * topic is 0). False while it has a backlog, or when Kafka cannot say (logged).
+   * Whether the order writer has persisted every order message that was in Kafka when this
+   * payment was first looked at: its group's committed offset on each partition of the orders
+   * topic has reached the payment's *mark* (the topic's end offsets read after the payment was
+   * consumed, or after its deadline passed; kept per payment). Unlike "lag 0", this is reached
+   * under a steady flow of new orders too. False while the writer is short of the mark, or when
+   * Kafka cannot say (logged).
    *
-   * A "no" is remembered for WRITER_BEHIND_MEMORY_MS and answered from memory: it only makes a
-   * payment wait a little longer, and every payment for an order nobody knows asks (at each
-   * retry), so a flood of them while the writer has a backlog would otherwise cost two Kafka admin
-   * requests per payment per retry. A "yes" is never reused: it must be read after the caller's
-   * MySQL said "no row".
+   * Cost, whatever the number of payments asking: the end offsets are read at most once per
+   * WRITER_READ_EVERY_MS and shared by every payment first seen before that read began; the
+   * committed offsets likewise. A shared committed read is sound: the caller asks MySQL again
+   * after this answer, so an order the writer committed before the read is found by that read.
    */
-  async function writerCaughtUp(): Promise<boolean> {
-    if (Date.now() - behindSeenAt < WRITER_BEHIND_MEMORY_MS) return false;
+  const marks = new WeakMap<PaymentMessage, Map<number, number>>();
+  let ends: { readAt: number; high: Map<number, number> } | undefined;
+  let writerCommitted: { readAt: number; offsets: Map<number, number> } | undefined;
+  let failedAt = Number.NEGATIVE_INFINITY;
+  async function writerPassed(m: PaymentMessage, since: number): Promise<boolean> {
+    const now = Date.now();
+    if (now - failedAt < WRITER_READ_EVERY_MS) return false;
     try {
-      const caughtUp = (await consumerLag(await kafkaAdmin(), config.ORDER_WRITER_GROUP_ID, topics.orders)) === 0;
-      if (!caughtUp) behindSeenAt = Date.now();
-      return caughtUp;
+      let mark = marks.get(m);
+      if (!mark) {
+        if (!ends || ends.readAt < since) {
+          if (ends && now - ends.readAt < WRITER_READ_EVERY_MS) return false; // a fresh mark next time
+          const readAt = Date.now();
+          const topic = await (await kafkaAdmin()).fetchTopicOffsets(topics.orders);
+          // A partition with nothing in it (high = low) needs nothing from the writer.
+          ends = { readAt, high: new Map(topic.filter((e) => Number(e.high) > Number(e.low)).map((e) => [e.partition, Number(e.high)])) };
+        }
+        mark = ends.high;
+        marks.set(m, mark);
+      }
+      if (!writerCommitted || now - writerCommitted.readAt >= WRITER_READ_EVERY_MS) {
+        const readAt = Date.now();
+        const [group] = await (await kafkaAdmin()).fetchOffsets({ groupId: config.ORDER_WRITER_GROUP_ID, topics: [topics.orders] });
+        writerCommitted = { readAt, offsets: new Map(group.partitions.map((e) => [e.partition, Number(e.offset)])) };
+      }
+      for (const [partition, high] of mark) if ((writerCommitted.offsets.get(partition) ?? -1) < high) return false;
+      return true;
     } catch (err) {
-      behindSeenAt = Date.now();
+      failedAt = Date.now();
       log.warn(
-        { err },
-        "cannot read the order writer's lag from Kafka: payments for orders neither MySQL nor Redis knows keep waiting (asked again in 1 s)",
+        { err, orderId: m.orderId },
+        "cannot read the order writer's progress from Kafka: payments for orders MySQL does not have keep waiting (asked again in 1 s)",
       );
       return false;
     }
@@ -236,16 +259,17 @@ export function createPaymentsConsumer(
 
   /**
    * applyPayment, except that a payment for an order neither MySQL nor Redis knows ends
-   * `unknown_order` only once the order writer has no backlog: Redis may have lost its copy of an
+   * `unknown_order` only once the order writer has passed everything that was in Kafka when the
+   * payment was consumed (`consumedAt`, ms; writerPassed): Redis may have lost its copy of an
    * order that is still in Kafka (a restart or failover, or the best-effort copy after the 202
-   * was never written), and recording unknown_order then would let the paid order expire. The
-   * writer's lag is read after MySQL said "no row" and before it is asked again, so an order
-   * persisted in between is found by the second read.
+   * was never written), and recording unknown_order then would let the paid order expire. MySQL
+   * is asked again after the writer's progress was read, so an order persisted in between is
+   * found by that second read.
    */
-  async function apply(m: PaymentMessage, orderWaitOver: boolean): Promise<ApplyResult> {
+  async function apply(m: PaymentMessage, orderWaitOver: boolean, consumedAt: number): Promise<ApplyResult> {
     const result = await applyPayment(services, store, m, { orderWaitOver, askBeforeUnknown: !orderWaitOver });
     if (result.kind !== "order_not_found") return result;
-    if (!(await writerCaughtUp())) return { kind: "order_in_transit" };
+    if (!(await writerPassed(m, consumedAt))) return { kind: "order_in_transit" };
     return applyPayment(services, store, m, { orderWaitOver: true });
   }
 
@@ -253,10 +277,10 @@ export function createPaymentsConsumer(
     waitMs: opts.orderWaitMs ?? config.PAYMENT_ORDER_WAIT_MS,
     logger: log,
     async retry(p, deadlinePassed) {
-      // Past the deadline it ends unknown_order only once the writer has caught up: while the
-      // writer still has a backlog (after an outage longer than the wait), the order may be in it.
-      const over = deadlinePassed && (await writerCaughtUp());
-      const result = await apply(p.m, over);
+      // Past the deadline it ends unknown_order only once the writer has passed what Kafka held
+      // then: while it is short of that (an outage longer than the wait), the order may be in it.
+      const over = deadlinePassed && (await writerPassed(p.m, p.deadline));
+      const result = await apply(p.m, over, p.parkedAt);
       if (result.kind === "order_in_transit") return "waiting";
       if (result.kind === "applied") report(p.m, result, Date.now() - p.waitFrom);
       return "settled";
@@ -271,10 +295,11 @@ export function createPaymentsConsumer(
    */
   async function handle(m: PaymentMessage, p: EachBatchPayload, offset: number, timestamp: string | undefined): Promise<void> {
     if (parking.isParked(p.batch.partition, offset)) return; // a redelivery of one already waiting
+    const consumedAt = Date.now();
     for (let attempt = 1; ; attempt++) {
       let result: ApplyResult;
       try {
-        result = await apply(m, false);
+        result = await apply(m, false, consumedAt);
       } catch (err) {
         // Money is never skipped: keep retrying; a rejection that is not transient needs a person.
         const fields = { err, errno: sqlErrno(err), attempt, orderId: m.orderId, eventId: m.eventId };

@@ -1,6 +1,9 @@
+import { eq } from "drizzle-orm";
 import type { Admin } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { payments } from "../../apps/core/db/schema/index.js";
 import { newOrderId } from "../../apps/core/ids.js";
+import { consumerLag } from "../../apps/core/kafka.js";
 import { sharedKafkaAdmin } from "../../apps/core/services.js";
 import { createOrderWriter } from "../../apps/order-writer/writer.js";
 import { simulatePayment } from "../../apps/payment-simulator/simulate.js";
@@ -48,6 +51,48 @@ describe("a flood of payments for orders nobody knows, while the order writer ha
         admin.fetchOffsets = fetchOffsets;
       }
     } finally {
+      p.writer = createOrderWriter(p.services, { maxRowsPerSec: 50_000 });
+      await p.writer.start();
+    }
+  }, 60_000);
+
+  it("a payment for an order nobody knows ends unknown_order while orders keep arriving (the writer's lag never 0)", async () => {
+    const saleId = await p.createSale({ stock: 5000, priceCents: 400 });
+    // A writer slower than the buyers: its lag only grows while they buy.
+    await p.writer!.stop();
+    p.writer = createOrderWriter(p.services, { maxRowsPerSec: 20 });
+    await p.writer.start();
+    let buying = true;
+    let bought = 0;
+    const buyers = (async () => {
+      while (buying) {
+        if ((await p.buy(saleId, await p.token(`steady-${bought}`))).status === 202) bought++;
+        await sleep(25);
+      }
+    })();
+    try {
+      await eventually("orders flowing", () => bought >= 10);
+      const orderId = newOrderId();
+      const secret = p.services.config.PAYMENT_WEBHOOK_SECRET;
+      expect((await simulatePayment({ baseUrl, secret, orderId, amountCents: 400 }))[0].status).toBe(200);
+      const [row] = await eventually(
+        "the payment recorded unknown_order",
+        async () => {
+          const rows = await p.services.database.db.select().from(payments).where(eq(payments.orderId, orderId));
+          return rows.length ? rows : null;
+        },
+        20_000,
+        100,
+      );
+      expect(row.outcome).toBe("unknown_order");
+      // ...while the writer still had a backlog: "lag 0" would have waited for the buyers to stop.
+      const admin = await sharedKafkaAdmin(p.services)();
+      expect(await consumerLag(admin, p.services.config.ORDER_WRITER_GROUP_ID, p.services.topics.orders)).toBeGreaterThan(0);
+      expect(buying).toBe(true);
+    } finally {
+      buying = false;
+      await buyers;
+      await p.writer.stop();
       p.writer = createOrderWriter(p.services, { maxRowsPerSec: 50_000 });
       await p.writer.start();
     }
