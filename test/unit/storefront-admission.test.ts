@@ -20,6 +20,7 @@ describe("the storefront's proof-of-work solver (WebCrypto, as in the browser)",
 
 describe("the storefront's waiting room (fetch stubbed, fake timers)", () => {
   afterEach(() => {
+    vi.restoreAllMocks();
     vi.useRealTimers();
     vi.unstubAllGlobals();
   });
@@ -29,6 +30,7 @@ describe("the storefront's waiting room (fetch stubbed, fake timers)", () => {
 
   it("waits out a 429 or 503 for its Retry-After and polls on, keeping its place, until admitted", async () => {
     vi.useFakeTimers();
+    vi.spyOn(Math, "random").mockReturnValue(0); // no jitter: the waits are exact
     const answers = [
       answer(202, waiting),
       answer(429, { error: { code: "rate_limited", message: "slow down" } }, { "retry-after": "3" }),
@@ -48,6 +50,22 @@ describe("the storefront's waiting room (fetch stubbed, fake timers)", () => {
     // The poll after pollAfterSeconds, then 3 s (the 429's Retry-After), then 2 s (the 503's).
     expect(calls.slice(1).map((c, i) => c.at - calls[i].at)).toEqual([1000, 3000, 2000]);
     expect(said.filter((m) => m.includes("busy"))).toHaveLength(2);
+  });
+
+  it("without Retry-After it backs off 1, 2, 4 s, each up to a quarter longer at random", async () => {
+    vi.useFakeTimers();
+    vi.spyOn(Math, "random").mockReturnValue(0.999);
+    const busy = () => answer(503, { error: { code: "overloaded", message: "busy" } });
+    const answers = [busy(), busy(), busy(), answer(202, { ...waiting, state: "admitted", pass: "p" })];
+    const at: number[] = [];
+    vi.stubGlobal("fetch", async () => {
+      at.push(Date.now());
+      return answers.shift()!;
+    });
+    const pass = admit({ id: "s1", admission: "queue" }, "tok", () => {});
+    await vi.advanceTimersByTimeAsync(20_000);
+    expect(await pass).toBe("p");
+    expect(at.slice(1).map((t, i) => t - at[i])).toEqual([1249, 2499, 4999]);
   });
 
   it("gives up on any other error (a sale that ended): the buyer is told", async () => {

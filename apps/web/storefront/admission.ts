@@ -48,19 +48,20 @@ export async function admit(
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * A waiting-room call that waits out 429 `rate_limited` and 503 (busy) for their Retry-After
- * (at least 1 s) and asks again, so the buyer keeps the place: a queue call refused that way
- * changed nothing. Any other error ends the wait (thrown).
+ * A waiting-room call that waits out 429 `rate_limited` and 503 (busy) and asks again, so the
+ * buyer keeps the place: a queue call refused that way changed nothing. The wait is the answer's
+ * Retry-After (at least 1 s), else 1, 2, 4, 8 s, then 10 s; plus up to a quarter more at random,
+ * so a crowd refused together does not come back together. Any other error ends the wait (thrown).
  */
 async function patiently<T>(ask: () => Promise<{ data: T }>, say: (msg: string) => void): Promise<T> {
-  for (;;) {
+  for (let refused = 0; ; refused++) {
     try {
       return (await ask()).data;
     } catch (err) {
       if (!(err instanceof ApiError) || (err.status !== 429 && err.status !== 503)) throw err;
-      const wait = Math.max(1, err.retryAfterSeconds ?? 1);
-      say(`The shop is busy; asking again in ${wait} s (you keep your place).`);
-      await sleep(wait * 1000);
+      const base = Math.max(1, err.retryAfterSeconds ?? Math.min(10, 2 ** refused));
+      say(`The shop is busy; asking again in ${base} s (you keep your place).`);
+      await sleep(base * 1000 * (1 + Math.random() / 4));
     }
   }
 }
