@@ -153,10 +153,15 @@ describe("a waiting room in front of a sale split over stock buckets", () => {
       const read = { ...(await room.beginStockRead(saleId)), total: await store.unsold(saleId) };
       expect(read.total).toBe(4);
       // ... then both admitted users buy and free their places before its script runs.
+      const firstOrders: string[] = [];
       for (const u of users.slice(0, 2)) {
-        expect((await store.reserve(saleId, u, `o-${randomId()}`)).kind).toBe("reserved");
+        firstOrders.push(`o-${randomId()}`);
+        expect((await store.reserve(saleId, u, firstOrders.at(-1)!)).kind).toBe("reserved");
         expect(await room.converted(sale, u)).toBe(true);
       }
+      // The room records its buyers in its own slot (their buyers hash is in their home bucket).
+      const bought = store.keys(saleId).queueBought;
+      expect(await p.services.redis.hkeys(bought)).toEqual(expect.arrayContaining(users.slice(0, 2)));
       // 2 units left, nobody holding: 2 admissions, not the 4 the stale read alone would allow.
       const stale = await room.admit(sale, 1000, 100, read);
       expect(stale.admitted).toEqual(users.slice(2, 4));
@@ -176,6 +181,12 @@ describe("a waiting room in front of a sale split over stock buckets", () => {
       expect(tick.admitted).toEqual([]);
       expect((await room.status(sale, users[4])).q.state).toBe("sold_out");
       expect((await room.join(sale, `new-${randomId()}`)).q.state).toBe("sold_out_new");
+      // An order that closes unpaid returns its unit, and the room forgets that buyer as the buyers hash does.
+      expect((await store.release(saleId, firstOrders[0], users[0], 1)).kind).toBe("released");
+      expect(await p.services.redis.hexists(bought, users[0])).toBe(0);
+      expect(await p.services.redis.hexists(bought, users[1])).toBe(1);
+      const back = await room.admit(sale, 1000, 100, { ...(await room.beginStockRead(saleId)), total: await store.unsold(saleId) });
+      expect(back.admitted).toEqual([users[4]]);
     } finally {
       p.api.admitter.start();
     }
