@@ -22,6 +22,7 @@ export default defineConfig({
       "test/integration/stock-buckets-crowd.test.ts",
       "test/integration/sale-patch-lost-bucket.test.ts",
       "test/integration/sale-changed.test.ts",
+      "test/integration/queue-buckets.test.ts",
       "test/cluster/**/*.test.ts",
     ],
     exclude: [],

@@ -15,7 +15,10 @@ KEYS[1] waiting     zset: userId -> place score
 KEYS[2] admissions  hash: userId -> pass expiry (ms) of the user's admission
 KEYS[3] meta        hash: seq (arrivals after the start), joined, inlet, rate, lastTick, ...
 KEYS[4] stock       string: units remaining (see reserve-6.lua); absent before the preload
+                    (a split sale, stockBuckets > 1: the room's copy of the total remaining,
+                    {sale:ID}:q:stock, written by every admission tick: see queue-admit-6.lua)
 KEYS[5] buyers      hash: userId -> live slots (see reserve-6.lua)
+                    (a split sale: {sale:ID}:q:bought, see queue-convert-3.lua)
 
 ARGV[1] userId
 ARGV[2] the user's shuffle score, 0 <= score < 1 (used only before the start)

@@ -3,12 +3,17 @@ queue-status-5.lua: where a user stands in a sale's waiting room. Read-only.
 
 The state is read in the same script as the stock, so the moment the stock reaches 0 (the
 reserve script's DECR) every waiter's next read says sold_out: there is no broadcast to miss.
+A split sale's stock is spread over slots this script cannot read: it reads the room's copy of
+the total, which the admission tick writes, so sold_out follows the last unit within a tick.
 
 KEYS[1] waiting     zset: userId -> place score (see queue-join-5.lua)
 KEYS[2] admissions  hash: userId -> pass expiry (ms)
 KEYS[3] meta        hash: rate, lastTick, inlet, ...
 KEYS[4] stock       string: units remaining; absent before the preload
+                    (a split sale, stockBuckets > 1: the room's copy of the total remaining,
+                    {sale:ID}:q:stock, written by every admission tick: see queue-admit-6.lua)
 KEYS[5] buyers      hash: userId -> live slots
+                    (a split sale: {sale:ID}:q:bought, see queue-convert-3.lua)
 
 ARGV[1] userId
 ARGV[2] startsAt (ms)

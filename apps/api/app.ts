@@ -45,7 +45,7 @@ export function createApi({ services, handoff: handoffOptions, admitTickMs }: Ap
   const guard = createRedisGuard({ redis, watch: pool.clients, store, logger });
   const admission = createAdmission(redis, config.REDIS_KEY_PREFIX, config.JWT_SECRET);
   const admitter = createAdmitter(
-    { room: admission.room, saleCache, metrics, logger },
+    { room: admission.room, saleCache, stock: store, metrics, logger },
     { tickMs: admitTickMs ?? config.ADMISSION_TICK_MS },
   );
   const ctx: ApiContext = { services, store, saleCache, handoff, guard, admission };

@@ -82,7 +82,7 @@ export const admissionOperations: Operation[] = [
     path: "/api/sales/:saleId/queue",
     tag: "admission",
     summary: "The caller's place in the waiting room",
-    description: QUEUE_LIMIT,
+    description: `state is sold_out once no unit is left: at once for a sale in one stock bucket, at the next admission tick (ADMISSION_TICK_MS, 100 ms) for a sale split over stockBuckets > 1, whose total the tick reads; a unit that comes back admits the queue's head at a later tick. ${QUEUE_LIMIT}`,
     security: "user",
     params: { saleId },
     ok: { 200: { description: "the place", schema: queuePlace } },

@@ -23,6 +23,13 @@ export function saleKeys(prefix: string, saleId: string, tag = `sale:${saleId}`)
     admissions: `${base}:q:admissions`,
     /** Waiting room and passes: counters, inlet, admission credit and measured rate. */
     admission: `${base}:q:meta`,
+    /**
+     * Waiting room of a split sale (stockBuckets > 1): the total remaining over every bucket, as
+     * the last admission tick read it (lua/queue-admit-6.lua), for the status and join scripts.
+     */
+    queueStock: `${base}:q:stock`,
+    /** Waiting room of a split sale: hash userId -> 1 of the users who bought with an admission (lua/queue-convert-3.lua). */
+    queueBought: `${base}:q:bought`,
     /** A solved proof-of-work challenge, kept until it would have expired anyway. */
     usedChallenge: (challengeId: string) => `${base}:pow:${challengeId}`,
     /** Stock moves out of this bucket not yet received (bucket-take-3.lua). */

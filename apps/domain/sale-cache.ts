@@ -20,6 +20,8 @@ export interface SaleInfo {
   admissionWindowSeconds: number;
   /** Hex seed ordering the pre-start queue (queue sales); secret until the start. */
   queueSeed: string | null;
+  /** Redis buckets the stock is split over (1-64); absent in a copy cached by an older version: 1. */
+  stockBuckets?: number;
 }
 
 export type AdmissionMode = "open" | "pass" | "queue";
@@ -48,6 +50,7 @@ export function toSaleInfo(s: Sale): SaleInfo {
     inletPerSecond: s.inletPerSecond,
     admissionWindowSeconds: s.admissionWindowSeconds,
     queueSeed: s.queueSeed,
+    stockBuckets: s.stockBuckets,
   };
 }
 

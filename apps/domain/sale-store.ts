@@ -377,7 +377,12 @@ export function createSaleStore(
         global.restockChannel,
         saleId,
       )) as [number, number?];
-      if (code === 1) return { kind: "released", remaining: Number(remaining) };
+      if (code === 1) {
+        // A split sale's waiting room keeps its own record of who bought (queue-convert-3.lua):
+        // once this buyer holds no live order, it forgets them too, as the buyers hash just did.
+        if (n > 1 && !(await redis.hexists(k.buyers, userId))) await redis.hdel(keys(saleId).queueBought, userId);
+        return { kind: "released", remaining: Number(remaining) };
+      }
       if (code === 0) return { kind: "already_released" };
       if (code === -1) return { kind: "not_loaded" };
       if (code === -2) return { kind: "slot_not_live" };
@@ -510,6 +515,20 @@ export function createSaleStore(
       if (stocks.every((v) => v === null)) return null;
       const inFlight = ks.length > 1 ? (await pendingMoves(ks)).reduce((a, m) => a + m.units, 0) : 0;
       return stocks.reduce((a, v) => a + Number(v ?? 0), 0) + inFlight;
+    },
+
+    /**
+     * Units left to sell as the waiting room's admission tick counts them: the sum over buckets
+     * of `total - accepted + released`, each bucket's three figures read at one instant (one
+     * HMGET). Every bucket balances (stock + accepted - released = total + movedIn - movedOut),
+     * so this is the stock plus the units moving between buckets, and a move landing between
+     * two buckets' reads is counted exactly once (unlike summing the stock keys). Each bucket's
+     * figure changes only by its own purchases and returns. Null when any bucket is not loaded.
+     */
+    async unsold(saleId: string): Promise<number | null> {
+      const rows = await Promise.all((await allBuckets(saleId)).map((k) => redis.hmget(k.meta, "total", "accepted", "released")));
+      if (rows.some(([total]) => total === null)) return null;
+      return rows.reduce((a, [total, accepted, released]) => a + Number(total) - Number(accepted ?? 0) + Number(released ?? 0), 0);
     },
 
     activeSales(): Promise<string[]> {

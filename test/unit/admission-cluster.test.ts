@@ -43,6 +43,12 @@ describe("admission scripts on Redis Cluster", () => {
     await room.admit(sale, 100);
     await room.converted(sale.id, "ann");
     await room.redeemChallenge(sale.id, "c0ffee", 1000);
+    // A sale split over buckets: the same scripts, still on the sale's base slot only, whatever the bucket count.
+    const split = { ...sale, stockBuckets: 8 };
+    await room.join(split, "ann");
+    await room.status(split, "ann");
+    await room.admit(split, 100, 1000, { total: 5, converted: 0, seq: 1 });
+    await room.converted(split, "ann");
 
     expect(new Set(calls.map((c) => c.command))).toEqual(new Set(Object.keys(replies)));
     for (const c of calls) {

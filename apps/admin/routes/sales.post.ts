@@ -22,17 +22,18 @@ export const createSaleSchema = z
     powDifficultyBits: saleFields.powDifficultyBits.default(16),
     inletPerSecond: saleFields.inletPerSecond.default(50),
     admissionWindowSeconds: saleFields.admissionWindowSeconds.default(120),
-    /** Buckets the stock is split over in Redis (see apps/domain/sale-store.ts). */
-    stockBuckets: z.number().int().min(1).max(64).default(1),
+    /**
+     * Buckets the stock is split over in Redis (see apps/domain/sale-store.ts). With any
+     * admission mode: a waiting room counts the units over every bucket at each admission tick
+     * (README "Admission").
+     */
+    stockBuckets: z.number().int().min(1).max(64).default(1).meta({
+      description:
+        "Redis buckets the stock is split over (1-64, default 1), on distinct hash slots, so one hot sale spreads over several Redis Cluster masters. Works with every admission mode; a waiting room's sold_out follows the last unit within one admission tick.",
+    }),
   })
   .strict()
-  .refine((s) => s.endsAt > s.startsAt, { message: "endsAt must be after startsAt", path: ["endsAt"] })
-  // The waiting room's scripts read one stock key (the first bucket's): until they read every
-  // bucket, a queue sale keeps its stock in one.
-  .refine((s) => s.admission !== "queue" || s.stockBuckets === 1, {
-    message: "admission queue needs stockBuckets 1 (the waiting room reads one stock key)",
-    path: ["stockBuckets"],
-  });
+  .refine((s) => s.endsAt > s.startsAt, { message: "endsAt must be after startsAt", path: ["endsAt"] });
 
 export function saleJson(s: Sale) {
   return {

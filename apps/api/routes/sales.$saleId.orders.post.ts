@@ -75,7 +75,8 @@ export function createPurchase(ctx: ApiContext): Purchase {
     const orderId = newOrderId();
     // From memory nearly always; when the sale cannot be read (MySQL away after a restart) the
     // purchase goes on as before: reserve-6.lua needs only Redis.
-    const admission = (ctx.saleCache.peek(saleId) ?? (await ctx.saleCache.get(saleId).catch(() => undefined)))?.admission;
+    const info = ctx.saleCache.peek(saleId) ?? (await ctx.saleCache.get(saleId).catch(() => undefined));
+    const admission = info?.admission;
     // A waiting-room pass buys once: the purchase spends the admission (converted below), and a
     // pass is checked at the gateway without I/O, so it still looks valid after its order closed.
     // Without this its holder could take the returned unit that the queue's head was admitted for.
@@ -108,7 +109,7 @@ export function createPurchase(ctx: ApiContext): Purchase {
         // A waiting-room buyer's place is freed now, so the next tick can admit someone for the next unit.
         if (admission === "queue") {
           ctx.admission.room
-            .converted(saleId, userId)
+            .converted({ id: saleId, stockBuckets: info?.stockBuckets }, userId)
             .catch((err) =>
               log.warn({ err, saleId, userId }, "could not free a buyer's waiting-room place; it frees when the pass expires"),
             );

@@ -2,16 +2,27 @@ import type { Logger } from "../../core/logger.js";
 import type { PlatformMetrics } from "../../core/metrics.js";
 import { every } from "../../core/periodic.js";
 import type { SaleCache } from "../sale-cache.js";
-import type { WaitingRoom } from "./waiting-room.js";
+import type { SaleStore } from "../sale-store.js";
+import type { SplitStockRead, WaitingRoom } from "./waiting-room.js";
 
 /**
  * Runs an admission tick (lua/queue-admit-6.lua) every `tickMs` for every sale with a waiting
  * room. Every API runs one: they share the credit in Redis, so more APIs mean more ticks, not
  * more admissions, and the room keeps admitting while any API is up. A sale leaves the list once
  * it has ended (or is no longer a queue sale).
+ *
+ * A split sale (stockBuckets > 1): each tick first reads the total remaining over its buckets
+ * (`stock.unsold`, one HMGET per bucket, off the crowd's path) and hands it to the admit script,
+ * which also keeps it in the room's slot for the status and join scripts.
  */
 export function createAdmitter(
-  deps: { room: WaitingRoom; saleCache: SaleCache; metrics: PlatformMetrics; logger: Logger },
+  deps: {
+    room: WaitingRoom;
+    saleCache: SaleCache;
+    stock: Pick<SaleStore, "unsold">;
+    metrics: PlatformMetrics;
+    logger: Logger;
+  },
   opts: { tickMs: number },
 ) {
   const log = deps.logger.child({ component: "admitter" });
@@ -25,7 +36,13 @@ export function createAdmitter(
         await deps.room.unlist(saleId);
         continue;
       }
-      const r = await deps.room.admit(sale, opts.tickMs);
+      let read: SplitStockRead | undefined;
+      if ((sale.stockBuckets ?? 1) > 1) {
+        // In this order: the sequence and conversions first, then the buckets (see queue-admit-6.lua).
+        const started = await deps.room.beginStockRead(saleId);
+        read = { ...started, total: await deps.stock.unsold(saleId) };
+      }
+      const r = await deps.room.admit(sale, opts.tickMs, undefined, read);
       if (r.admitted.length) metrics.queueAdmitted.inc({ sale: saleId }, r.admitted.length);
       if (r.converted) metrics.queuePlacesClosed.inc({ sale: saleId, outcome: "bought" }, r.converted);
       if (r.lapsed) metrics.queuePlacesClosed.inc({ sale: saleId, outcome: "lapsed" }, r.lapsed);

@@ -8,6 +8,13 @@ import { shuffleScore } from "./shuffle.js";
  * (lua/queue-*.lua, challenge-redeem-2.lua). Every script touches only keys of one sale's hash
  * tag, so it runs unchanged on Redis Cluster; the list of sales with a queue (for the admitters)
  * is a plain set outside any script.
+ *
+ * A split sale (stockBuckets > 1) keeps its stock and its buyers in buckets on other slots, which
+ * a script in the room's slot cannot read. For it the room keeps two keys of its own in its slot:
+ * the total remaining as the last admission tick read it (`q:stock`, see queue-admit-6.lua) and
+ * the users who bought with an admission (`q:bought`, queue-convert-3.lua). The status and join
+ * scripts read those in place of the stock and buyers keys: the same scripts, the same cost per
+ * poll whatever the number of buckets.
  */
 
 export type QueueState =
@@ -34,6 +41,16 @@ export interface AdmitResult {
   holding: number;
   now: number;
   rate: number;
+}
+
+/** What an admission tick read of a split sale's stock, for lua/queue-admit-6.lua (see `beginStockRead`). */
+export interface SplitStockRead {
+  /** Units left over every bucket (SaleStore.unsold), or null when the sale is not loaded. */
+  total: number | null;
+  /** The room's `converted` counter, read before `total`. */
+  converted: number;
+  /** The read's sequence number: the room's copy of the total is written only by a newer read. */
+  seq: number;
 }
 
 export interface AdmissionCounters {
@@ -68,8 +85,16 @@ const JOIN_CODES: Record<number, QueueState["state"]> = {
 };
 const STATUS_CODES: Record<number, QueueState["state"]> = { 0: "not_in_queue", 2: "waiting", 3: "admitted", 4: "sold_out", 5: "lapsed" };
 
-function roomKeys(k: SaleKeys): string[] {
-  return [k.waiting, k.admissions, k.admission, k.stock, k.buyers];
+/** Whether the sale's stock is split over buckets: then the room reads its own copies (see above). */
+const isSplit = (sale: Pick<SaleInfo, "stockBuckets">) => (sale.stockBuckets ?? 1) > 1;
+
+/** The stock and buyers keys the queue scripts read: the sale's own, or the room's copies for a split sale. */
+function stockKeys(k: SaleKeys, split: boolean): [string, string] {
+  return split ? [k.queueStock, k.queueBought] : [k.stock, k.buyers];
+}
+
+function roomKeys(k: SaleKeys, split: boolean): string[] {
+  return [k.waiting, k.admissions, k.admission, ...stockKeys(k, split)];
 }
 
 function decode(reply: unknown[], codes: Record<number, QueueState["state"]>, tauMs: number): { q: QueueState; clock: RoomClock } {
@@ -103,25 +128,49 @@ export function createWaitingRoom(redis: Redis, prefix: string, opts: { rateTauM
         listed.add(sale.id);
       }
       const score = shuffleScore(sale.queueSeed ?? "", userId);
-      const reply = (await join(...roomKeys(saleKeys(prefix, sale.id)), userId, score, sale.startsAt, sale.endsAt)) as unknown[];
+      const reply = (await join(
+        ...roomKeys(saleKeys(prefix, sale.id), isSplit(sale)),
+        userId,
+        score,
+        sale.startsAt,
+        sale.endsAt,
+      )) as unknown[];
       return decode(reply, JOIN_CODES, tau);
     },
 
     async status(sale: SaleInfo, userId: string) {
-      const reply = (await status(...roomKeys(saleKeys(prefix, sale.id)), userId, sale.startsAt)) as unknown[];
+      const reply = (await status(...roomKeys(saleKeys(prefix, sale.id), isSplit(sale)), userId, sale.startsAt)) as unknown[];
       return decode(reply, STATUS_CODES, tau);
     },
 
-    /** One admission tick (see lua/queue-admit-6.lua); `tickMs` caps the credit at one tick's worth. */
-    async admit(sale: SaleInfo, tickMs: number, maxPerCall = 1000): Promise<AdmitResult> {
+    /**
+     * Starts an admission tick's read of a split sale's stock: takes a sequence number and reads
+     * the `converted` counter, both before the caller reads the buckets (SaleStore.unsold), so
+     * the admit script can discount purchases made since (see lua/queue-admit-6.lua).
+     */
+    async beginStockRead(saleId: string): Promise<Omit<SplitStockRead, "total">> {
+      const k = saleKeys(prefix, saleId);
+      const replies = await redis.multi().hincrby(k.admission, "stockReads", 1).hget(k.admission, "converted").exec();
+      if (!replies) throw new Error(`the waiting room of sale ${saleId} could not start a stock read`);
+      for (const [err] of replies) if (err) throw err;
+      return { seq: Number(replies[0][1]), converted: Number(replies[1][1] ?? 0) };
+    },
+
+    /**
+     * One admission tick (see lua/queue-admit-6.lua); `tickMs` caps the credit at one tick's
+     * worth. A split sale needs `stock`, what the tick read of its buckets (without it, or when
+     * the sale is not loaded, the tick admits nobody and leaves the room's copy of the total alone).
+     */
+    async admit(sale: SaleInfo, tickMs: number, maxPerCall = 1000, stock?: SplitStockRead): Promise<AdmitResult> {
       const k = saleKeys(prefix, sale.id);
+      const split = isSplit(sale);
+      const splitArgs = !split ? [] : stock && stock.total !== null ? [stock.total, stock.converted, stock.seq] : [0, 0, 0];
       const r = (await admit(
         k.waiting,
         k.admitted,
         k.admissions,
         k.admission,
-        k.stock,
-        k.buyers,
+        ...stockKeys(k, split),
         sale.startsAt,
         sale.endsAt,
         sale.inletPerSecond,
@@ -129,6 +178,7 @@ export function createWaitingRoom(redis: Redis, prefix: string, opts: { rateTauM
         tickMs,
         maxPerCall,
         tau,
+        ...splitArgs,
       )) as (number | string)[];
       return {
         admitted: r.slice(7).map(String),
@@ -150,10 +200,11 @@ export function createWaitingRoom(redis: Redis, prefix: string, opts: { rateTauM
       return (await redis.zscore(saleKeys(prefix, saleId).admitted, userId)) !== null;
     },
 
-    /** The user bought: their place is freed now rather than at the pass's expiry. */
-    async converted(saleId: string, userId: string): Promise<boolean> {
-      const k = saleKeys(prefix, saleId);
-      return Number(await convert(k.admitted, k.admission, userId)) === 1;
+    /** The user bought: their place is freed now rather than at the pass's expiry (a split sale's room also records the buyer). */
+    async converted(sale: string | Pick<SaleInfo, "id" | "stockBuckets">, userId: string): Promise<boolean> {
+      const info = typeof sale === "string" ? { id: sale } : sale;
+      const k = saleKeys(prefix, info.id);
+      return Number(await convert(k.admitted, k.admission, k.queueBought, userId, isSplit(info) ? "1" : "0")) === 1;
     },
 
     /** Spends a solved challenge; false when it was spent before. */
