@@ -7,7 +7,8 @@ KEYS[2] meta      hash: converted (counter)
 KEYS[3] bought    hash: userId -> 1, the room's own record of its buyers ({sale:ID}:q:bought);
                   written only for a split sale (stockBuckets > 1), whose buyers hash lives in
                   each buyer's home bucket, out of the room's slot. The sale store drops the
-                  entry when the buyer's last live order closes (as reserve-6.lua's buyers hash)
+                  entry when the buyer's last live order closes (as reserve-6.lua's buyers hash),
+                  and reconcile's rebuild recomputes it from MySQL's live orders
 ARGV[1] userId
 ARGV[2] "1": record the buyer in KEYS[3] (a split sale); anything else: leave KEYS[3] alone
 

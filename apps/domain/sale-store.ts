@@ -377,12 +377,15 @@ export function createSaleStore(
         global.restockChannel,
         saleId,
       )) as [number, number?];
-      if (code === 1) {
-        // A split sale's waiting room keeps its own record of who bought (queue-convert-3.lua):
-        // once this buyer holds no live order, it forgets them too, as the buyers hash just did.
-        if (n > 1 && !(await redis.hexists(k.buyers, userId))) await redis.hdel(keys(saleId).queueBought, userId);
-        return { kind: "released", remaining: Number(remaining) };
+      // A split sale's waiting room keeps its own record of who bought (queue-convert-3.lua):
+      // once this buyer holds no live order, it forgets them too, as the buyers hash just did.
+      // Also when the unit was already back: a release retried because this step was lost (the
+      // process died, or the room's slot did not answer) must not leave the buyer recorded, or
+      // the room would keep them "admitted" for good and never let them queue again.
+      if (n > 1 && (code === 1 || code === 0) && !(await redis.hexists(k.buyers, userId))) {
+        await redis.hdel(keys(saleId).queueBought, userId);
       }
+      if (code === 1) return { kind: "released", remaining: Number(remaining) };
       if (code === 0) return { kind: "already_released" };
       if (code === -1) return { kind: "not_loaded" };
       if (code === -2) return { kind: "slot_not_live" };
@@ -677,6 +680,18 @@ export function createSaleStore(
           movedOut: "0",
           blocked: "1",
         });
+        await tx.exec();
+      }
+      if (n > 1) {
+        // A split sale's waiting room records its buyers itself (queue-convert-3.lua), released
+        // as the buyers hash is (see release). The recompute returns closed orders' units without
+        // a release, so the room's record is recomputed too: the users holding a live order. (A
+        // user recorded there and holding an admission is "admitted" for good; only users with
+        // an admission are looked up, so a buyer who never queued changes nothing.)
+        const live = [...new Set(r.orders.filter((o) => !o.closed).map((o) => o.userId))];
+        const bought = keys(saleId).queueBought;
+        const tx = redis.multi().del(bought);
+        if (live.length) tx.hset(bought, Object.fromEntries(live.map((u) => [u, "1"])));
         await tx.exec();
       }
       for (const k of ks) await redis.hdel(k.meta, "blocked");

@@ -258,6 +258,29 @@ export function createPaymentsConsumer(
   }
 
   /**
+   * Whether the order is still in its Redis handoff record (accepted, not yet acknowledged by
+   * Kafka: its API could not produce it, or the relay has not yet after an outage). The record
+   * is dropped only after Kafka acknowledged the message, so once this says no, end offsets read
+   * afterwards cover the order. Found through the queued copy (sale and buyer); without the copy
+   * it cannot be found (false). When Redis cannot say: true (the payment keeps waiting; logged).
+   */
+  async function stillInHandoff(m: PaymentMessage): Promise<boolean> {
+    try {
+      const json = await store.queuedOrder(m.orderId);
+      if (!json) return false;
+      const { saleId, userId } = JSON.parse(json) as { saleId?: string; userId?: string };
+      if (!saleId || !userId) return false;
+      return (await store.orderInRedis(saleId, userId, m.orderId)).waiting;
+    } catch (err) {
+      log.warn(
+        { err, orderId: m.orderId },
+        "cannot tell from Redis whether the order still waits there for Kafka: its payment keeps waiting (asked again at its next retry)",
+      );
+      return true;
+    }
+  }
+
+  /**
    * applyPayment, except that a payment for an order neither MySQL nor Redis knows ends
    * `unknown_order` only once the order writer has passed everything that was in Kafka when the
    * payment was consumed (`consumedAt`, ms; writerPassed): Redis may have lost its copy of an
@@ -279,7 +302,13 @@ export function createPaymentsConsumer(
     async retry(p, deadlinePassed) {
       // Past the deadline it ends unknown_order only once the writer has passed what Kafka held
       // then: while it is short of that (an outage longer than the wait), the order may be in it.
-      const over = deadlinePassed && (await writerPassed(p.m, p.deadline));
+      // Not while the order is still in a handoff record: Kafka does not hold it yet, so no mark
+      // read now covers it; a mark taken meanwhile is dropped, the next is read once it left.
+      let over = false;
+      if (deadlinePassed) {
+        if (await stillInHandoff(p.m)) marks.delete(p.m);
+        else over = await writerPassed(p.m, p.deadline);
+      }
       const result = await apply(p.m, over, p.parkedAt);
       if (result.kind === "order_in_transit") return "waiting";
       if (result.kind === "applied") report(p.m, result, Date.now() - p.waitFrom);

@@ -1,4 +1,6 @@
+import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sales } from "../../apps/core/db/schema/index.js";
 import type { SaleInfo } from "../../apps/domain/sale-cache.js";
 import { ownDatabase, randomId } from "../helpers/env.js";
 import { startTestPlatform, type TestPlatform } from "../helpers/platform.js";
@@ -187,6 +189,57 @@ describe("a waiting room in front of a sale split over stock buckets", () => {
       expect(await p.services.redis.hexists(bought, users[1])).toBe(1);
       const back = await room.admit(sale, 1000, 100, { ...(await room.beginStockRead(saleId)), total: await store.unsold(saleId) });
       expect(back.admitted).toEqual([users[4]]);
+    } finally {
+      p.api.admitter.start();
+    }
+  });
+  it("the room forgets a buyer whose order closed however the unit went back: a retried release, or reconcile's rebuild", async () => {
+    const saleId = await p.createSale({
+      stock: 10,
+      stockBuckets: 8,
+      admission: "queue",
+      inletPerSecond: 1000,
+      admissionWindowSeconds: 600,
+    });
+    const sale = await saleInfo(saleId);
+    const room = p.api.ctx.admission.room;
+    const store = p.api.ctx.store;
+    const redis = p.services.redis;
+    const bought = store.keys(saleId).queueBought;
+    await p.api.admitter.stop();
+    try {
+      const users = Array.from({ length: 3 }, (_, i) => `forget-${i}-${randomId()}`);
+      for (const u of users) await room.join(sale, u);
+      const tick = await room.admit(sale, 1000, 100, { ...(await room.beginStockRead(saleId)), total: await store.unsold(saleId) });
+      expect(tick.admitted).toEqual(users);
+      const orderOf = new Map<string, string>();
+      for (const u of users) {
+        orderOf.set(u, `o-${randomId()}`);
+        expect((await store.reserve(saleId, u, orderOf.get(u)!)).kind).toBe("reserved");
+        expect(await room.converted(sale, u)).toBe(true);
+      }
+
+      // users[0]: the release script returned the unit, but the process died (or the room's slot
+      // did not answer) before the room forgot the buyer; the expiry worker's retry finds it released.
+      expect((await store.release(saleId, orderOf.get(users[0])!, users[0], 1)).kind).toBe("released");
+      await redis.hset(bought, users[0], 1); // the cleanup that was lost
+      expect((await store.release(saleId, orderOf.get(users[0])!, users[0], 1)).kind).toBe("already_released");
+      expect(await redis.hexists(bought, users[0])).toBe(0);
+
+      // users[1]: the order closed while its bucket was lost; reconcile recomputes the sale from
+      // MySQL (the order closed, users[2]'s live) and counts the unit as returned, without a release.
+      const [row] = await p.services.database.db.select().from(sales).where(eq(sales.id, saleId));
+      await store.block(saleId);
+      await store.rebuild(saleId, {
+        remaining: 9,
+        orders: [
+          { id: orderOf.get(users[1])!, userId: users[1], slot: 1, closed: true },
+          { id: orderOf.get(users[2])!, userId: users[2], slot: 1, closed: false },
+        ],
+        sale: row,
+      });
+      expect(await redis.hexists(bought, users[1])).toBe(0);
+      expect(await redis.hexists(bought, users[2])).toBe(1);
     } finally {
       p.api.admitter.start();
     }
