@@ -68,6 +68,24 @@ describe("the storefront's waiting room (fetch stubbed, fake timers)", () => {
     expect(at.slice(1).map((t, i) => t - at[i])).toEqual([1249, 2499, 4999]);
   });
 
+  it("waits at most a minute, whatever Retry-After says", async () => {
+    vi.useFakeTimers();
+    vi.spyOn(Math, "random").mockReturnValue(0);
+    const answers = [
+      answer(429, { error: { code: "rate_limited", message: "slow down" } }, { "retry-after": "86400" }),
+      answer(202, { ...waiting, state: "admitted", pass: "p" }),
+    ];
+    const at: number[] = [];
+    vi.stubGlobal("fetch", async () => {
+      at.push(Date.now());
+      return answers.shift()!;
+    });
+    const pass = admit({ id: "s1", admission: "queue" }, "tok", () => {});
+    await vi.advanceTimersByTimeAsync(61_000);
+    expect(await pass).toBe("p");
+    expect(at[1] - at[0]).toBe(60_000);
+  });
+
   it("gives up on any other error (a sale that ended): the buyer is told", async () => {
     vi.stubGlobal("fetch", async () => answer(403, { error: { code: "sale_ended", message: "the sale has ended" } }));
     await expect(admit({ id: "s1", admission: "queue" }, "tok", () => {})).rejects.toMatchObject({ status: 403, code: "sale_ended" });

@@ -50,7 +50,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /**
  * A waiting-room call that waits out 429 `rate_limited` and 503 (busy) and asks again, so the
  * buyer keeps the place: a queue call refused that way changed nothing. The wait is the answer's
- * Retry-After (at least 1 s), else 1, 2, 4, 8 s, then 10 s; plus up to a quarter more at random,
+ * Retry-After (1-60 s), else 1, 2, 4, 8 s, then 10 s; plus up to a quarter more at random,
  * so a crowd refused together does not come back together. Any other error ends the wait (thrown).
  */
 async function patiently<T>(ask: () => Promise<{ data: T }>, say: (msg: string) => void): Promise<T> {
@@ -59,8 +59,9 @@ async function patiently<T>(ask: () => Promise<{ data: T }>, say: (msg: string) 
       return (await ask()).data;
     } catch (err) {
       if (!(err instanceof ApiError) || (err.status !== 429 && err.status !== 503)) throw err;
-      const base = Math.max(1, err.retryAfterSeconds ?? Math.min(10, 2 ** refused));
-      say(`The shop is busy; asking again in ${base} s (you keep your place).`);
+      // At most a minute: a proxy's Retry-After of hours must not park the buyer that long.
+      const base = Math.min(60, Math.max(1, err.retryAfterSeconds ?? Math.min(10, 2 ** refused)));
+      say(`The shop is busy; asking again in about ${base} s (you keep your place).`);
       await sleep(base * 1000 * (1 + Math.random() / 4));
     }
   }
