@@ -3,7 +3,7 @@ import type { Hono } from "hono";
 import { createAdminRoutes } from "../../apps/admin/app.js";
 import { type Api, createApi } from "../../apps/api/app.js";
 import type { HandoffOptions } from "../../apps/api/handoff.js";
-import { orders } from "../../apps/core/db/schema/index.js";
+import { orders, payments } from "../../apps/core/db/schema/index.js";
 import type { AppEnv } from "../../apps/core/http.js";
 import { signUserToken } from "../../apps/core/jwt.js";
 import { listen } from "../../apps/core/serve.js";
@@ -17,6 +17,9 @@ import { createOrderWriter, type OrderWriter, type OrderWriterOptions } from "..
 import type { KafkaMock } from "../../infra/kafka-mock/launch.js";
 import { ownDatabase, testServices } from "./env.js";
 import { createSaleVia, type SaleSpec } from "./sales.js";
+import { eventually } from "./wait.js";
+
+type PaymentRow = typeof payments.$inferSelect;
 
 export interface TestPlatform {
   services: Services;
@@ -35,6 +38,12 @@ export interface TestPlatform {
   stats(saleId: string): Promise<Record<string, number>>;
   /** The current value of an unlabelled metric of this platform's registry (0 before its first sample). */
   metric(name: string): Promise<number>;
+  /** The payments rows recorded for an order (none until the payments consumer settles its payment). */
+  payments(orderId: string): Promise<PaymentRow[]>;
+  /** Waits until the order's payment is recorded (applied, or unknown_order...) and returns it. */
+  payment(orderId: string, timeoutMs?: number): Promise<PaymentRow>;
+  /** Starts a new order writer (the caller stopped the old one), as `p.writer`; default 50,000 rows/s. */
+  startWriter(opts?: OrderWriterOptions): Promise<OrderWriter>;
   /** The gateway on a real loopback listener (once; closed by stop()): its base URL. */
   listen(): Promise<string>;
   stop(): Promise<void>;
@@ -124,6 +133,25 @@ export async function startTestPlatform(
     async stats(saleId) {
       const res = await gateway.app.request(`/admin/sales/${saleId}/stats`, { headers: adminHeaders });
       return (await res.json()) as Record<string, number>;
+    },
+    payments: (orderId) => services.database.db.select().from(payments).where(eq(payments.orderId, orderId)),
+    async payment(orderId, timeoutMs = 30_000) {
+      const [row] = await eventually(
+        `the payment of order ${orderId} recorded`,
+        async () => {
+          const rows = await services.database.db.select().from(payments).where(eq(payments.orderId, orderId));
+          return rows.length ? rows : null;
+        },
+        timeoutMs,
+        100,
+      );
+      return row;
+    },
+    async startWriter(opts = { maxRowsPerSec: 50_000 }) {
+      const w = createOrderWriter(services, opts);
+      (this as TestPlatform).writer = w;
+      await w.start();
+      return w;
     },
     async metric(name) {
       const m = new RegExp(`^${name} (\\d+)`, "m").exec(await services.registry.metrics());

@@ -1,9 +1,9 @@
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { orders, payments } from "../../apps/core/db/schema/index.js";
+import { orders } from "../../apps/core/db/schema/index.js";
 import { simulatePayment } from "../../apps/payment-simulator/simulate.js";
 import { startTestPlatform, type TestPlatform } from "../helpers/platform.js";
-import { eventually, sleep } from "../helpers/wait.js";
+import { sleep } from "../helpers/wait.js";
 
 /**
  * A payment whose order is still in Redis's handoff, not yet in Kafka, past the payment's wait:
@@ -28,8 +28,6 @@ afterAll(async () => {
   await p?.stop();
 });
 
-const paymentsOf = (orderId: string) => p.services.database.db.select().from(payments).where(eq(payments.orderId, orderId));
-
 describe("a payment past its wait whose order is still in the handoff", () => {
   it("keeps waiting while the handoff holds the order, and is applied once the order reaches MySQL", async () => {
     const saleId = await p.createSale({ stock: 5, priceCents: 400 });
@@ -42,19 +40,12 @@ describe("a payment past its wait whose order is still in the handoff", () => {
     const secret = p.services.config.PAYMENT_WEBHOOK_SECRET;
     expect((await simulatePayment({ baseUrl, secret, orderId, amountCents: 400 }))[0].status).toBe(200);
     await sleep(3000); // ten times the wait: retried past its deadline several times
-    expect(await paymentsOf(orderId)).toHaveLength(0); // not unknown_order: it waits
+    expect(await p.payments(orderId)).toHaveLength(0); // not unknown_order: it waits
 
     // Kafka takes the order at last.
     await p.api.ctx.store.expediteHandoffs(saleId, [{ orderId, userId }]);
     expect(await p.api.ctx.handoff.relayOnce()).toBe(1);
-    const [applied] = await eventually(
-      "the payment is applied",
-      async () => {
-        const rows = await paymentsOf(orderId);
-        return rows.length ? rows : null;
-      },
-      30_000,
-    );
+    const applied = await p.payment(orderId, 30_000);
     expect(applied.outcome).toBe("applied");
     const [order] = await p.services.database.db.select().from(orders).where(eq(orders.id, orderId));
     expect(order.status).toBe("paid");

@@ -1,7 +1,6 @@
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { orders, payments } from "../../apps/core/db/schema/index.js";
-import { createOrderWriter } from "../../apps/order-writer/writer.js";
+import { orders } from "../../apps/core/db/schema/index.js";
 import { simulatePayment } from "../../apps/payment-simulator/simulate.js";
 import { startTestPlatform, type TestPlatform } from "../helpers/platform.js";
 import { eventually, sleep } from "../helpers/wait.js";
@@ -15,8 +14,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await p?.stop();
 });
-
-const paymentsOf = (orderId: string) => p.services.database.db.select().from(payments).where(eq(payments.orderId, orderId));
 
 describe("a payment whose order Redis no longer knows", () => {
   it("waits while the order writer has a backlog (the order may be in it) and is applied once the order is a row", async () => {
@@ -34,19 +31,11 @@ describe("a payment whose order Redis no longer knows", () => {
       const secret = p.services.config.PAYMENT_WEBHOOK_SECRET;
       expect((await simulatePayment({ baseUrl, secret, orderId, amountCents: 400 }))[0].status).toBe(200);
       await sleep(3000);
-      expect(await paymentsOf(orderId)).toHaveLength(0); // not unknown_order: it waits
+      expect(await p.payments(orderId)).toHaveLength(0); // not unknown_order: it waits
     } finally {
-      p.writer = createOrderWriter(p.services, { maxRowsPerSec: 50_000 });
-      await p.writer.start();
+      await p.startWriter();
     }
-    const [applied] = await eventually(
-      "the payment is applied",
-      async () => {
-        const rows = await paymentsOf(orderId);
-        return rows.length ? rows : null;
-      },
-      30_000,
-    );
+    const applied = await p.payment(orderId, 30_000);
     expect(applied.outcome).toBe("applied");
     const [order] = await p.services.database.db.select().from(orders).where(eq(orders.id, orderId));
     expect(order.status).toBe("paid");

@@ -1,10 +1,9 @@
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { orders, payments } from "../../apps/core/db/schema/index.js";
+import { orders } from "../../apps/core/db/schema/index.js";
 import { newOrderId } from "../../apps/core/ids.js";
 import { createSaleStore } from "../../apps/domain/sale-store.js";
 import { createPaymentsConsumer } from "../../apps/lifecycle/payments.js";
-import { createOrderWriter } from "../../apps/order-writer/writer.js";
 import { simulatePayment } from "../../apps/payment-simulator/simulate.js";
 import { startTestPlatform, type TestPlatform } from "../helpers/platform.js";
 import { eventually } from "../helpers/wait.js";
@@ -46,7 +45,7 @@ describe("a parked payment's deadline survives a restart of the payments consume
     // so the new consumer (a new process: nothing of the old one's parking) reads it again.
     await new Promise((r) => setTimeout(r, Math.max(0, sent + WAIT_MS / 2 - Date.now())));
     await p.lifecycle!.payments.stop();
-    expect(await p.services.database.db.select().from(payments).where(eq(payments.orderId, ghost))).toHaveLength(0);
+    expect(await p.payments(ghost)).toHaveLength(0);
     restarted = createPaymentsConsumer(p.services, createSaleStore(p.services.redis, p.services.config.REDIS_KEY_PREFIX));
     await restarted.start();
     await eventually(
@@ -56,14 +55,7 @@ describe("a parked payment's deadline survives a restart of the payments consume
     );
     const reparked = Date.now();
 
-    const [ended] = await eventually(
-      "the parked payment ends",
-      async () => {
-        const rows = await p.services.database.db.select().from(payments).where(eq(payments.orderId, ghost));
-        return rows.length ? rows : null;
-      },
-      30_000,
-    );
+    const ended = await p.payment(ghost, 30_000);
     const endedAt = Date.now();
     expect(ended.outcome).toBe("unknown_order");
     expect(endedAt - sent).toBeGreaterThanOrEqual(WAIT_MS);
@@ -87,20 +79,12 @@ describe("a parked payment's deadline survives a restart of the payments consume
       await eventually("parked", async () => consumer.waitingForOrder === 1, 20_000);
       // Well past the deadline, the writer still down: the order is in Kafka, so no unknown_order.
       await new Promise((r) => setTimeout(r, WAIT_MS + 2000));
-      expect(await p.services.database.db.select().from(payments).where(eq(payments.orderId, orderId))).toHaveLength(0);
+      expect(await p.payments(orderId)).toHaveLength(0);
       expect(consumer.waitingForOrder).toBe(1);
     } finally {
-      p.writer = createOrderWriter(p.services, { maxRowsPerSec: 50_000 });
-      await p.writer.start();
+      await p.startWriter();
     }
-    const [applied] = await eventually(
-      "the payment applied once its order is a row",
-      async () => {
-        const rows = await p.services.database.db.select().from(payments).where(eq(payments.orderId, orderId));
-        return rows.length ? rows : null;
-      },
-      30_000,
-    );
+    const applied = await p.payment(orderId, 30_000);
     expect(applied.outcome).toBe("applied");
     const [order] = await p.services.database.db.select().from(orders).where(eq(orders.id, orderId));
     expect(order.status).toBe("paid");

@@ -1,11 +1,8 @@
-import { eq } from "drizzle-orm";
 import type { Admin } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { payments } from "../../apps/core/db/schema/index.js";
 import { newOrderId } from "../../apps/core/ids.js";
 import { consumerLag } from "../../apps/core/kafka.js";
 import { sharedKafkaAdmin } from "../../apps/core/services.js";
-import { createOrderWriter } from "../../apps/order-writer/writer.js";
 import { simulatePayment } from "../../apps/payment-simulator/simulate.js";
 import { startTestPlatform, type TestPlatform } from "../helpers/platform.js";
 import { eventually, sleep } from "../helpers/wait.js";
@@ -51,8 +48,7 @@ describe("a flood of payments for orders nobody knows, while the order writer ha
         admin.fetchOffsets = fetchOffsets;
       }
     } finally {
-      p.writer = createOrderWriter(p.services, { maxRowsPerSec: 50_000 });
-      await p.writer.start();
+      await p.startWriter();
     }
   }, 60_000);
 
@@ -60,8 +56,7 @@ describe("a flood of payments for orders nobody knows, while the order writer ha
     const saleId = await p.createSale({ stock: 5000, priceCents: 400 });
     // A writer slower than the buyers: its lag only grows while they buy.
     await p.writer!.stop();
-    p.writer = createOrderWriter(p.services, { maxRowsPerSec: 20 });
-    await p.writer.start();
+    await p.startWriter({ maxRowsPerSec: 20 });
     let buying = true;
     let bought = 0;
     const buyers = (async () => {
@@ -75,15 +70,7 @@ describe("a flood of payments for orders nobody knows, while the order writer ha
       const orderId = newOrderId();
       const secret = p.services.config.PAYMENT_WEBHOOK_SECRET;
       expect((await simulatePayment({ baseUrl, secret, orderId, amountCents: 400 }))[0].status).toBe(200);
-      const [row] = await eventually(
-        "the payment recorded unknown_order",
-        async () => {
-          const rows = await p.services.database.db.select().from(payments).where(eq(payments.orderId, orderId));
-          return rows.length ? rows : null;
-        },
-        20_000,
-        100,
-      );
+      const row = await p.payment(orderId, 20_000);
       expect(row.outcome).toBe("unknown_order");
       // ...while the writer still had a backlog: "lag 0" would have waited for the buyers to stop.
       const admin = await sharedKafkaAdmin(p.services)();
@@ -92,9 +79,8 @@ describe("a flood of payments for orders nobody knows, while the order writer ha
     } finally {
       buying = false;
       await buyers;
-      await p.writer.stop();
-      p.writer = createOrderWriter(p.services, { maxRowsPerSec: 50_000 });
-      await p.writer.start();
+      await p.writer!.stop();
+      await p.startWriter();
     }
   }, 60_000);
 });
