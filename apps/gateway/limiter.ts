@@ -8,6 +8,23 @@ export const BURST_WINDOW_S = 10;
 export type LimitDecision = { ok: true } | { ok: false; retryAfterMs: number };
 
 /**
+ * `perSec` points per key per one-second fixed window, counted in Redis under `keyPrefix` (shared
+ * by every gateway). A key past it is blocked in this process's memory for the rest of the window
+ * (no Redis call); while Redis is unreachable, each process counts in its own memory instead.
+ */
+function perSecondInRedis(redis: Redis, keyPrefix: string, perSec: number): RateLimiterRedis {
+  return new RateLimiterRedis({
+    storeClient: redis,
+    keyPrefix,
+    points: perSec,
+    duration: 1,
+    inMemoryBlockOnConsumed: perSec + 1,
+    rejectIfRedisNotReady: true,
+    insuranceLimiter: new RateLimiterMemory({ points: perSec, duration: 1 }),
+  });
+}
+
+/**
  * The per-user token bucket: `perSec` requests each second, plus a burst of `burst` spread over
  * BURST_WINDOW_S (rate-limiter-flexible's BurstyRateLimiter, fixed windows in Redis, shared by
  * every gateway). A user past the limit is then blocked in memory until the window ends, so a
@@ -16,15 +33,7 @@ export type LimitDecision = { ok: true } | { ok: false; retryAfterMs: number };
  */
 export function createUserLimiter(deps: { redis: Redis; keyPrefix: string; perSec: number; burst: number; logger: Logger }) {
   const memory = (points: number, duration: number) => new RateLimiterMemory({ points, duration });
-  const main = new RateLimiterRedis({
-    storeClient: deps.redis,
-    keyPrefix: `${deps.keyPrefix}:rate`,
-    points: deps.perSec,
-    duration: 1,
-    inMemoryBlockOnConsumed: deps.perSec + 1,
-    rejectIfRedisNotReady: true,
-    insuranceLimiter: memory(deps.perSec, 1),
-  });
+  const main = perSecondInRedis(deps.redis, `${deps.keyPrefix}:rate`, deps.perSec);
   const limiter =
     deps.burst > 0
       ? new BurstyRateLimiter(
@@ -55,15 +64,7 @@ export function createUserLimiter(deps: { redis: Redis; keyPrefix: string; perSe
  * Returns `consume(saleId, userId)`: ok, or refused with the milliseconds until the window ends.
  */
 export function createQueueLimiter(deps: { redis: Redis; keyPrefix: string; perSec: number; logger: Logger }) {
-  const limiter = new RateLimiterRedis({
-    storeClient: deps.redis,
-    keyPrefix: `${deps.keyPrefix}:queue`,
-    points: deps.perSec,
-    duration: 1,
-    inMemoryBlockOnConsumed: deps.perSec + 1,
-    rejectIfRedisNotReady: true,
-    insuranceLimiter: new RateLimiterMemory({ points: deps.perSec, duration: 1 }),
-  });
+  const limiter = perSecondInRedis(deps.redis, `${deps.keyPrefix}:queue`, deps.perSec);
   // Neither Redis nor the insurance limiter answered: admit; the queue scripts need Redis anyway and answer for themselves.
   return (saleId: string, userId: string) =>
     decide(limiter, `${saleId}:${userId}`, deps.logger, "queue rate limiter unavailable; admitting the queue call");
