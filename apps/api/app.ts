@@ -5,6 +5,7 @@ import { connectedProducer, createProducer } from "../core/kafka.js";
 import { mountMetrics } from "../core/metrics.js";
 import { createRedisPool } from "../core/redis.js";
 import { dependencyChecks, type Services } from "../core/services.js";
+import { createSubscriber } from "../core/subscriber.js";
 import { createAdmitter } from "../domain/admission/admitter.js";
 import { createAdmission } from "../domain/admission/index.js";
 import { createRedisGuard } from "../domain/redis-guard.js";
@@ -39,7 +40,8 @@ export function createApi({ services, handoff: handoffOptions, admitTickMs }: Ap
   const pool = createRedisPool(redis, config.REDIS_RESERVE_CONNECTIONS);
   const store = createSaleStore(redis, config.REDIS_KEY_PREFIX, { reserveVia: pool.clients });
   const saleCache = createSaleCache({ db: database.db, store });
-  const saleChanges = watchSaleChanges({ redis, store, logger, onChange: saleCache.forget, onReconnect: saleCache.forgetAll });
+  const subscriber = createSubscriber(redis, logger.child({ component: "api" }));
+  watchSaleChanges({ subscriber, store, onChange: saleCache.forget, onReconnect: saleCache.forgetAll });
   const producer = connectedProducer(createProducer(kafka));
   const handoff = createHandoff({ producer, store, topics, metrics, logger }, handoffOptions);
   const guard = createRedisGuard({ redis, watch: pool.clients, store, logger });
@@ -75,12 +77,12 @@ export function createApi({ services, handoff: handoffOptions, admitTickMs }: Ap
     admitter,
     start: async () => {
       await guard.check();
-      await saleChanges.start();
+      await subscriber.start();
       await handoff.start();
       admitter.start();
     },
     stop: async () => {
-      saleChanges.stop();
+      subscriber.stop();
       await admitter.stop();
       guard.stop();
       await handoff.stop();

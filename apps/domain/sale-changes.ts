@@ -1,5 +1,5 @@
 import type { Logger } from "../core/logger.js";
-import { duplicateClient, type Redis } from "../core/redis.js";
+import type { Subscriber } from "../core/subscriber.js";
 import type { SaleStore } from "./sale-store.js";
 
 /**
@@ -30,47 +30,16 @@ export async function announceSaleChanged(deps: { store: Pick<SaleStore, "announ
 }
 
 /**
- * Listens for the broadcast on a connection of its own (a subscribed connection can send nothing
- * else), duplicated from `redis` at start(): one Redis server or a Redis Cluster (ioredis moves a
- * cluster's subscription to another node when its node goes away). ioredis resubscribes after a
- * reconnect; `onReconnect` is called then (not at the first connect), since messages may have
- * been missed meanwhile.
+ * Drops this process's copy of a sale when its change is broadcast, and every copy after the
+ * subscriber reconnected (broadcasts may have been missed). Registers on `subscriber`, which
+ * its owner starts and stops with the process's other broadcasts (core/subscriber.ts).
  */
 export function watchSaleChanges(deps: {
-  redis: Redis;
+  subscriber: Subscriber;
   store: Pick<SaleStore, "channels">;
-  logger: Logger;
   onChange: (saleId: string) => void;
   onReconnect?: () => void;
-}) {
-  const channel = deps.store.channels.saleChanged;
-  const log = deps.logger.child({ component: "sale-changes" });
-  let subscriber: Redis | undefined;
-  return {
-    async start(): Promise<void> {
-      if (subscriber) return;
-      const sub = duplicateClient(deps.redis);
-      subscriber = sub;
-      sub.on("message", (from: string, saleId: string) => {
-        if (from !== channel) return;
-        deps.onChange(saleId);
-        log.debug({ saleId }, "sale changed: in-memory copy dropped");
-      });
-      let connectedBefore = false;
-      sub.on("ready", () => {
-        if (connectedBefore) {
-          deps.onReconnect?.();
-          log.info("sale-changed subscriber reconnected: in-memory sale copies dropped (broadcasts may have been missed)");
-        }
-        connectedBefore = true;
-      });
-      await sub.subscribe(channel);
-    },
-    stop(): void {
-      subscriber?.disconnect();
-      subscriber = undefined;
-    },
-  };
+}): void {
+  deps.subscriber.on(deps.store.channels.saleChanged, deps.onChange);
+  if (deps.onReconnect) deps.subscriber.onReconnect(deps.onReconnect);
 }
-
-export type SaleChangeWatcher = ReturnType<typeof watchSaleChanges>;

@@ -5,8 +5,8 @@ import { BODY_LIMITS, readBody } from "../core/body.js";
 import { mountHealth } from "../core/health.js";
 import { type AppEnv, createHttpApp, requestHeader } from "../core/http.js";
 import { mountMetrics } from "../core/metrics.js";
-import { duplicateClient } from "../core/redis.js";
 import { dependencyChecks, type Services } from "../core/services.js";
+import { createSubscriber } from "../core/subscriber.js";
 import { tracing } from "../core/tracing.js";
 import { createPasses } from "../domain/admission/pass.js";
 import type { Purchase } from "../domain/purchase-request.js";
@@ -42,7 +42,9 @@ export function createGateway({ services, apiFetch, apiPurchase, admin, soldOutR
   const { config, redis, database, metrics, logger } = services;
   const store = createSaleStore(redis, config.REDIS_KEY_PREFIX);
   const saleCache = createSaleCache({ db: database.db, store });
-  const saleChanges = watchSaleChanges({ redis, store, logger, onChange: saleCache.forget, onReconnect: saleCache.forgetAll });
+  // One subscribed connection for every broadcast the gateway hears (sold-out, restock, sale changed).
+  const subscriber = createSubscriber(redis, logger.child({ component: "gateway" }));
+  watchSaleChanges({ subscriber, store, onChange: saleCache.forget, onReconnect: saleCache.forgetAll });
   const authenticate = given ?? authenticatorFromConfig(config, logger.child({ component: "auth" }));
   const forward = createForward({
     apiFetch,
@@ -52,7 +54,7 @@ export function createGateway({ services, apiFetch, apiPurchase, admin, soldOutR
   });
   const holders = createRecentHolders();
   const soldOut = createSoldOutFlags(
-    { subscriber: duplicateClient(redis), store, logger },
+    { subscriber, store, logger },
     { refreshMs: soldOutRefreshMs, onRestock: (saleId) => holders.forget(saleId) },
   );
   const limit = createUserLimiter({
@@ -152,10 +154,13 @@ export function createGateway({ services, apiFetch, apiPurchase, admin, soldOutR
     fastPath,
     soldOut,
     holders,
-    start: () => Promise.all([soldOut.start(), saleChanges.start(), authenticate.start()]).then(() => {}),
+    start: async () => {
+      soldOut.start();
+      await Promise.all([subscriber.start(), authenticate.start()]);
+    },
     stop: async () => {
       authenticate.stop();
-      saleChanges.stop();
+      subscriber.stop();
       await soldOut.stop();
     },
   };

@@ -1,6 +1,6 @@
 import type { Logger } from "../core/logger.js";
 import { every } from "../core/periodic.js";
-import type { Redis } from "../core/redis.js";
+import type { Subscriber } from "../core/subscriber.js";
 import type { SaleStore } from "../domain/sale-store.js";
 
 /**
@@ -9,9 +9,10 @@ import type { SaleStore } from "../domain/sale-store.js";
  * API; cleared by a restock broadcast; and re-checked every `refreshMs` against the stock in
  * Redis, which also repairs a broadcast missed while the subscriber was reconnecting.
  * `onRestock` hears every restock broadcast, sold-out or not (a closed order frees its buyer).
+ * The broadcasts come through `subscriber`, which the owner starts and stops.
  */
 export function createSoldOutFlags(
-  deps: { subscriber: Redis; store: SaleStore; logger: Logger },
+  deps: { subscriber: Subscriber; store: SaleStore; logger: Logger },
   opts: { refreshMs?: number; onRestock?: (saleId: string) => void } = {},
 ) {
   const refreshMs = opts.refreshMs ?? 2000;
@@ -30,26 +31,25 @@ export function createSoldOutFlags(
     }
   }
 
+  function markSoldOut(saleId: string): void {
+    if (!soldOut.has(saleId)) log.info({ saleId }, "sale sold out: the gateway now answers 410 itself");
+    soldOut.add(saleId);
+  }
+  deps.subscriber.on(soldOutChannel, markSoldOut);
+  deps.subscriber.on(restockChannel, (saleId) => {
+    opts.onRestock?.(saleId);
+    if (soldOut.delete(saleId)) log.info({ saleId }, "restock: sale reopened at the gateway");
+  });
+
   return {
     isSoldOut: (saleId: string) => soldOut.has(saleId),
-    markSoldOut(saleId: string) {
-      if (!soldOut.has(saleId)) log.info({ saleId }, "sale sold out: the gateway now answers 410 itself");
-      soldOut.add(saleId);
-    },
-    async start(): Promise<void> {
-      deps.subscriber.on("message", (channel: string, saleId: string) => {
-        if (channel === soldOutChannel) this.markSoldOut(saleId);
-        else if (channel === restockChannel) {
-          opts.onRestock?.(saleId);
-          if (soldOut.delete(saleId)) log.info({ saleId }, "restock: sale reopened at the gateway");
-        }
-      });
-      await deps.subscriber.subscribe(soldOutChannel, restockChannel);
+    markSoldOut,
+    /** Starts the periodic re-check (the broadcasts come once the subscriber starts). */
+    start(): void {
       loop = every(refreshMs, refresh, (err) => log.warn({ err }, "sold-out refresh failed; keeping the flags as they are"));
     },
     async stop(): Promise<void> {
       await loop?.stop();
-      deps.subscriber.disconnect();
     },
     refresh,
   };

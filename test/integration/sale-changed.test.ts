@@ -2,6 +2,7 @@ import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sales } from "../../apps/core/db/schema/index.js";
 import { duplicateClient, type Redis } from "../../apps/core/redis.js";
+import { createSubscriber } from "../../apps/core/subscriber.js";
 import { createSaleCache } from "../../apps/domain/sale-cache.js";
 import { watchSaleChanges } from "../../apps/domain/sale-changes.js";
 import { startTestPlatform, type TestPlatform } from "../helpers/platform.js";
@@ -166,14 +167,14 @@ describe("the sale-changed broadcast", () => {
     const sub = duplicateClient(a.services.redis);
     const heard: string[] = [];
     let reconnects = 0;
-    const watcher = watchSaleChanges({
-      redis: { duplicate: () => sub } as unknown as Redis,
+    const subscriber = createSubscriber({ duplicate: () => sub } as unknown as Redis, a.services.logger);
+    watchSaleChanges({
+      subscriber,
       store: a.api.ctx.store,
-      logger: a.services.logger,
       onChange: (saleId) => heard.push(saleId),
       onReconnect: () => reconnects++,
     });
-    await watcher.start();
+    await subscriber.start();
     try {
       await a.api.ctx.store.announceSaleChanged("before-drop");
       await eventually("the first broadcast is heard", () => heard.includes("before-drop"), 5000);
@@ -190,7 +191,7 @@ describe("the sale-changed broadcast", () => {
         200,
       );
     } finally {
-      watcher.stop();
+      subscriber.stop();
     }
   });
 });
