@@ -137,6 +137,14 @@ export function homeBucket(userId: string, buckets: number): number {
   return (h >>> 0) % buckets;
 }
 
+/** The copy of an accepted order kept in Redis while it travels to MySQL (times in ms since the epoch). */
+export interface QueuedOrder {
+  saleId: string;
+  userId: string;
+  acceptedAt: number;
+  payBy: number;
+}
+
 /** Splits `total` over `n` buckets: the first `total % n` get one more. */
 export function splitStock(total: number, n: number): number[] {
   return Array.from({ length: n }, (_, b) => Math.floor(total / n) + (b < total % n ? 1 : 0));
@@ -738,8 +746,10 @@ export function createSaleStore(
     async rememberQueued(orderId: string, json: string, ttlSeconds: number): Promise<void> {
       await redis.set(global.order(orderId), json, "EX", ttlSeconds);
     },
-    queuedOrder(orderId: string): Promise<string | null> {
-      return redis.get(global.order(orderId));
+    /** The copy of an accepted order (rememberQueued), or null once it expired or if it was never written. */
+    async queuedOrder(orderId: string): Promise<QueuedOrder | null> {
+      const json = await redis.get(global.order(orderId));
+      return json ? (JSON.parse(json) as QueuedOrder) : null;
     },
     async isQueued(orderId: string): Promise<boolean> {
       return (await redis.exists(global.order(orderId))) === 1;

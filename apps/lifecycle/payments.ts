@@ -266,11 +266,8 @@ export function createPaymentsConsumer(
    */
   async function stillInHandoff(m: PaymentMessage): Promise<boolean> {
     try {
-      const json = await store.queuedOrder(m.orderId);
-      if (!json) return false;
-      const { saleId, userId } = JSON.parse(json) as { saleId?: string; userId?: string };
-      if (!saleId || !userId) return false;
-      return (await store.orderInRedis(saleId, userId, m.orderId)).waiting;
+      const queued = await store.queuedOrder(m.orderId);
+      return queued ? (await store.orderInRedis(queued.saleId, queued.userId, m.orderId)).waiting : false;
     } catch (err) {
       log.warn(
         { err, orderId: m.orderId },

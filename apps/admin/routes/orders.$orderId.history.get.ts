@@ -28,12 +28,11 @@ export function register(app: Hono<AppEnv>, ctx: AdminContext) {
   app.get("/admin/orders/:orderId/history", async (c) => {
     const orderId = c.req.param("orderId");
     const { db } = ctx.services.database;
-    const [[row], paid, queuedRaw] = await Promise.all([
+    const [[row], paid, queued] = await Promise.all([
       db.select().from(orders).where(eq(orders.id, orderId)).limit(1),
       db.select().from(payments).where(eq(payments.orderId, orderId)),
       ctx.store.queuedOrder(orderId),
     ]);
-    const queued = queuedRaw ? (JSON.parse(queuedRaw) as { saleId: string; userId: string; acceptedAt: number; payBy: number }) : null;
     const saleId = row?.saleId ?? queued?.saleId ?? null;
     const userId = row?.userId ?? queued?.userId ?? null;
     const letters = await Promise.race([

@@ -30,9 +30,8 @@ export function register(app: Hono<AppEnv>, ctx: ApiContext) {
         payBy: row.payBy.toISOString(),
       });
     }
-    const queued = await ctx.store.queuedOrder(orderId);
-    if (!queued) throw notFound();
-    const q = JSON.parse(queued) as { saleId: string; userId: string; acceptedAt: number; payBy: number };
+    const q = await ctx.store.queuedOrder(orderId);
+    if (!q) throw notFound();
     if (q.userId !== userId) throw notFound();
     return json(c, {
       orderId,
