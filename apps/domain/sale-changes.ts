@@ -1,10 +1,12 @@
+import type { Sale } from "../core/db/schema/index.js";
 import type { Logger } from "../core/logger.js";
 import type { Subscriber } from "../core/subscriber.js";
+import { shareChangedSale } from "./sale-cache.js";
 import type { SaleStore } from "./sale-store.js";
 
 /**
  * The "sale changed" broadcast: after an admin's change to a sale's settings is committed
- * (MySQL, the sale's settings in Redis, the shared sale-info cache rewritten or deleted), the admin publishes
+ * (MySQL, the sale's settings in Redis, the shared sale-info cache rewritten), the admin publishes
  * the sale id on `<REDIS_KEY_PREFIX>events:sale-changed`; every gateway and API drops its
  * in-process copy of that sale (sale-cache.ts `forget`), so its next request reads the new one.
  *
@@ -27,6 +29,17 @@ export async function announceSaleChanged(deps: { store: Pick<SaleStore, "announ
       "sale-changed broadcast failed (Redis unreachable): the sale's change is saved, and gateways' in-memory copies follow within 6 s instead of at once",
     );
   }
+}
+
+/**
+ * Everything a committed admin change to a sale (MySQL, and Redis's settings when loaded) owes
+ * the caches, in order: the sale written over the shared level (sale-cache.ts shareChangedSale:
+ * a reload in flight cannot put the old one back), then the broadcast, so a gateway that hears
+ * it reads the new sale.
+ */
+export async function saleChanged(deps: { store: Pick<SaleStore, "announceSaleChanged" | "saleInfoCache">; logger: Logger }, sale: Sale) {
+  await shareChangedSale(deps.store, sale);
+  await announceSaleChanged(deps, sale.id);
 }
 
 /**

@@ -5,8 +5,7 @@ import { sales } from "../../core/db/schema/index.js";
 import { AppError, parseJsonBody } from "../../core/errors.js";
 import type { AppEnv } from "../../core/http.js";
 import { json } from "../../core/respond.js";
-import { shareChangedSale } from "../../domain/sale-cache.js";
-import { announceSaleChanged } from "../../domain/sale-changes.js";
+import { saleChanged } from "../../domain/sale-changes.js";
 import type { AdminContext } from "../context.js";
 import { findSale } from "../sale-stats.js";
 import { saleJson } from "./sales.post.js";
@@ -63,11 +62,8 @@ export function register(app: Hono<AppEnv>, ctx: AdminContext) {
         "sale changed while Redis has lost part of it: the change reaches Redis when reconcile recomputes the sale (POST /admin/sales/:id/reconcile)",
       );
     }
-    // Written over, not deleted: a gateway's reload that read MySQL before the update cannot put
-    // the old sale back (it only fills an empty entry).
-    await shareChangedSale(ctx.store, next);
-    // Last, once everything it points to is saved: a gateway that hears it reads the new sale.
-    await announceSaleChanged({ store: ctx.store, logger: ctx.services.logger }, id);
+    // Last, once everything it points to is saved: the shared cache rewritten, then the broadcast.
+    await saleChanged({ store: ctx.store, logger: ctx.services.logger }, next);
     ctx.services.logger.info({ saleId: id, changed: Object.keys(patch), loaded }, "sale changed by an admin");
     return json(c, saleJson(next));
   });

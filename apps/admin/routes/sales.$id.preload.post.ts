@@ -4,7 +4,7 @@ import { orders, sales } from "../../core/db/schema/index.js";
 import { AppError } from "../../core/errors.js";
 import type { AppEnv } from "../../core/http.js";
 import { json } from "../../core/respond.js";
-import { announceSaleChanged } from "../../domain/sale-changes.js";
+import { saleChanged } from "../../domain/sale-changes.js";
 import { describeHome, recordedHome, type StockHome } from "../../domain/stock-home.js";
 import type { AdminContext } from "../context.js";
 
@@ -69,9 +69,8 @@ export function register(app: Hono<AppEnv>, ctx: AdminContext) {
         },
       );
     }
-    await ctx.store.saleInfoCache.del(id);
-    // The settings Redis enforces now are MySQL's: gateways and APIs drop their copies to match.
-    await announceSaleChanged({ store: ctx.store, logger: ctx.services.logger }, id);
+    // The settings Redis enforces now are this row's: the caches follow (shared copy, broadcast).
+    await saleChanged({ store: ctx.store, logger: ctx.services.logger }, sale);
     ctx.services.logger.info({ saleId: id, remaining: out.remaining, outcome: out.kind, force }, "sale preloaded into Redis");
     return json(c, { id, remaining: out.remaining });
   });
