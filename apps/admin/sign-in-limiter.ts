@@ -1,4 +1,4 @@
-import { isIP } from "node:net";
+import ipaddr from "ipaddr.js";
 import { RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
 import { AppError } from "../core/errors.js";
 import type { Redis } from "../core/redis.js";
@@ -14,32 +14,20 @@ export const SIGN_IN_WINDOW_S = 15 * 60;
  * address by its /64, since one client (a home line, a cloud VM) is routinely given a whole /64
  * and could otherwise take a fresh address for every 10 guesses. A port a proxy wrote with the
  * address (`1.2.3.4:5678`, `[2001:db8::1]:443`) and an IPv6 zone are dropped, and an
- * IPv4-mapped IPv6 address counts as its IPv4 address. Anything else is kept as written.
+ * IPv4-mapped IPv6 address (however written) counts as its IPv4 address. Anything else is kept
+ * as written. Parsing is ipaddr.js's.
  */
 export function signInClientKey(ip: string): string {
   let a = ip.trim();
   const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(a);
   if (bracketed) a = bracketed[1];
   else if (/^[\d.]+:\d+$/.test(a)) a = a.slice(0, a.lastIndexOf(":"));
-  a = a.split("%")[0].toLowerCase();
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(a);
-  if (mapped) a = mapped[1];
-  if (isIP(a) !== 6) return a;
-  // Expand to 8 groups (an IPv4 tail is two of them), then keep the first 4.
-  let v6 = a;
-  const v4Tail = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(v6);
-  if (v4Tail) {
-    const [b1, b2, b3, b4] = v4Tail.slice(1).map(Number);
-    v6 = `${v6.slice(0, v4Tail.index)}${((b1 << 8) | b2).toString(16)}:${((b3 << 8) | b4).toString(16)}`;
-  }
-  const [head, tail] = v6.split("::");
-  const left = head ? head.split(":") : [];
-  const right = tail === undefined ? [] : tail ? tail.split(":") : [];
-  const groups = tail === undefined ? left : [...left, ...Array(8 - left.length - right.length).fill("0"), ...right];
-  return `${groups
-    .slice(0, 4)
-    .map((g) => Number.parseInt(g, 16).toString(16))
-    .join(":")}::/64`;
+  a = a.split("%")[0];
+  if (!ipaddr.isValid(a)) return a;
+  const addr = ipaddr.process(a); // an IPv4-mapped IPv6 address becomes its IPv4 address
+  if (addr.kind() === "ipv4") return addr.toString();
+  const parts = (addr as ipaddr.IPv6).parts.slice(0, 4);
+  return `${parts.map((g) => g.toString(16)).join(":")}::/64`;
 }
 
 export type SignInAttempt = { ok: true } | { ok: false; retryAfterS: number };

@@ -6,6 +6,7 @@ describe("the client a failed console sign-in counts against", () => {
     expect(signInClientKey("198.51.100.7")).toBe("198.51.100.7");
     expect(signInClientKey("198.51.100.7:5123")).toBe("198.51.100.7");
     expect(signInClientKey("::ffff:198.51.100.7")).toBe("198.51.100.7");
+    expect(signInClientKey("::ffff:c633:6407")).toBe("198.51.100.7"); // the same, written in hex
   });
 
   it("is an IPv6 address's /64, however the address is written", () => {
