@@ -8,19 +8,19 @@ export const BURST_WINDOW_S = 10;
 export type LimitDecision = { ok: true } | { ok: false; retryAfterMs: number };
 
 /**
- * `perSec` points per key per one-second fixed window, counted in Redis under `keyPrefix` (shared
- * by every gateway). A key past it is blocked in this process's memory for the rest of the window
- * (no Redis call); while Redis is unreachable, each process counts in its own memory instead.
+ * `points` per key per fixed window of `durationS` seconds, counted in Redis under `keyPrefix`
+ * (shared by every gateway). A key past it is blocked in this process's memory for the rest of
+ * the window (no Redis call); while Redis is unreachable, each process counts in its own memory.
  */
-function perSecondInRedis(redis: Redis, keyPrefix: string, perSec: number): RateLimiterRedis {
+function fixedWindowInRedis(redis: Redis, keyPrefix: string, points: number, durationS: number): RateLimiterRedis {
   return new RateLimiterRedis({
     storeClient: redis,
     keyPrefix,
-    points: perSec,
-    duration: 1,
-    inMemoryBlockOnConsumed: perSec + 1,
+    points,
+    duration: durationS,
+    inMemoryBlockOnConsumed: points + 1,
     rejectIfRedisNotReady: true,
-    insuranceLimiter: new RateLimiterMemory({ points: perSec, duration: 1 }),
+    insuranceLimiter: new RateLimiterMemory({ points, duration: durationS }),
   });
 }
 
@@ -32,22 +32,10 @@ function perSecondInRedis(redis: Redis, keyPrefix: string, perSec: number): Rate
  * back to the same limits in its own memory.
  */
 export function createUserLimiter(deps: { redis: Redis; keyPrefix: string; perSec: number; burst: number; logger: Logger }) {
-  const memory = (points: number, duration: number) => new RateLimiterMemory({ points, duration });
-  const main = perSecondInRedis(deps.redis, `${deps.keyPrefix}:rate`, deps.perSec);
+  const main = fixedWindowInRedis(deps.redis, `${deps.keyPrefix}:rate`, deps.perSec, 1);
   const limiter =
     deps.burst > 0
-      ? new BurstyRateLimiter(
-          main,
-          new RateLimiterRedis({
-            storeClient: deps.redis,
-            keyPrefix: `${deps.keyPrefix}:burst`,
-            points: deps.burst,
-            duration: BURST_WINDOW_S,
-            inMemoryBlockOnConsumed: deps.burst + 1,
-            rejectIfRedisNotReady: true,
-            insuranceLimiter: memory(deps.burst, BURST_WINDOW_S),
-          }),
-        )
+      ? new BurstyRateLimiter(main, fixedWindowInRedis(deps.redis, `${deps.keyPrefix}:burst`, deps.burst, BURST_WINDOW_S))
       : main;
 
   // Neither Redis nor the insurance limiter answered: admit; the reserve script still enforces the per-user limit.
@@ -64,7 +52,7 @@ export function createUserLimiter(deps: { redis: Redis; keyPrefix: string; perSe
  * Returns `consume(saleId, userId)`: ok, or refused with the milliseconds until the window ends.
  */
 export function createQueueLimiter(deps: { redis: Redis; keyPrefix: string; perSec: number; logger: Logger }) {
-  const limiter = perSecondInRedis(deps.redis, `${deps.keyPrefix}:queue`, deps.perSec);
+  const limiter = fixedWindowInRedis(deps.redis, `${deps.keyPrefix}:queue`, deps.perSec, 1);
   // Neither Redis nor the insurance limiter answered: admit; the queue scripts need Redis anyway and answer for themselves.
   return (saleId: string, userId: string) =>
     decide(limiter, `${saleId}:${userId}`, deps.logger, "queue rate limiter unavailable; admitting the queue call");
