@@ -94,7 +94,7 @@ describe("waiting room", () => {
         const out = await reservations.reserve(sale.id, u, newOrderId());
         expect(out.kind).toBe("reserved");
         if (out.kind === "reserved") lastReserve = out;
-        await room.converted(sale.id, u);
+        await room.converted(sale, u);
         bought.push(u);
       }
       if (!r.admitted.length) await sleep(20);
@@ -137,7 +137,7 @@ describe("waiting room", () => {
       const out = await reservations.reserve(sale.id, u, orderId);
       if (out.kind !== "reserved") throw new Error(out.kind);
       orders.set(u, { orderId, slot: out.slot });
-      await room.converted(sale.id, u);
+      await room.converted(sale, u);
     }
     expect((await room.status(sale, "u-3")).q).toEqual({ state: "sold_out", position: 1, joined: false });
     await sleep(20);

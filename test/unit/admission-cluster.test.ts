@@ -41,7 +41,7 @@ describe("admission scripts on Redis Cluster", () => {
     await room.join(sale, "ann");
     await room.status(sale, "ann");
     await room.admit(sale, 100);
-    await room.converted(sale.id, "ann");
+    await room.converted(sale, "ann");
     await room.redeemChallenge(sale.id, "c0ffee", 1000);
     // A sale split over buckets: the same scripts, still on the sale's base slot only, whatever the bucket count.
     const split = { ...sale, stockBuckets: 8 };

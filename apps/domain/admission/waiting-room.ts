@@ -201,10 +201,9 @@ export function createWaitingRoom(redis: Redis, prefix: string, opts: { rateTauM
     },
 
     /** The user bought: their place is freed now rather than at the pass's expiry (a split sale's room also records the buyer). */
-    async converted(sale: string | Pick<SaleInfo, "id" | "stockBuckets">, userId: string): Promise<boolean> {
-      const info = typeof sale === "string" ? { id: sale } : sale;
-      const k = saleKeys(prefix, info.id);
-      return Number(await convert(k.admitted, k.admission, k.queueBought, userId, isSplit(info) ? "1" : "0")) === 1;
+    async converted(sale: Pick<SaleInfo, "id" | "stockBuckets">, userId: string): Promise<boolean> {
+      const k = saleKeys(prefix, sale.id);
+      return Number(await convert(k.admitted, k.admission, k.queueBought, userId, isSplit(sale) ? "1" : "0")) === 1;
     },
 
     /** Spends a solved challenge; false when it was spent before. */
