@@ -89,6 +89,15 @@ describe("gateway", () => {
     expect(sustained).toBeLessThanOrEqual(20);
   });
 
+  it("purchases of made-up sale ids meet the token bucket before any lookup: a user cannot make MySQL look up unknown sales at will", async () => {
+    const token = await p.token(randomId("prober-"));
+    const statuses: number[] = [];
+    for (let i = 0; i < 30; i++) statuses.push((await p.buy(randomId("no-such-sale-"), token)).status);
+    // 5 for this second plus the burst of 10 are looked up (404); the rest are refused first.
+    expect(statuses.filter((s) => s === 404)).toHaveLength(15);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(15);
+  });
+
   it("a buyer the API answered 409 is answered from the gateway's memory, with no Redis call, but a replay still gets its 202", async () => {
     const saleId = await p.createSale({ stock: 100 });
     const token = await p.token(randomId("holder-"));

@@ -66,7 +66,8 @@ export function rejectionCounter(metrics: PlatformMetrics): (reason: string) => 
  * timeout) never holds one. Then the cheap refusals, and the checks that cost a Redis round
  * trip last: shedding, the sold-out flag, auth, a recent 409 for this buyer and the sale
  * window (memory), then the token bucket (Redis, or memory once a user is blocked), then the
- * API. A pass or queue sale also needs a valid X-Purchase-Pass, checked in memory before the
+ * API. (A sale this process does not hold in memory is looked up only after the token bucket,
+ * so made-up sale ids cannot buy a user MySQL queries past their rate.) A pass or queue sale also needs a valid X-Purchase-Pass, checked in memory before the
  * token bucket: a bot without one never costs a Redis call. Every refusal here is returned, not
  * thrown, and says when to come back.
  *
@@ -92,6 +93,11 @@ export function register(app: Hono<AppEnv>, deps: PurchaseDeps): { overloaded: (
   ) => {
     count(reason);
     return errorResponse(c, ...args);
+  };
+
+  const rateLimited = (c: Context<AppEnv>, retryAfterMs: number) => {
+    const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+    return reject(c, "rate_limited", "rate_limited", "too many requests; slow down", { headers: { "Retry-After": String(seconds) } });
   };
 
   app.post("/api/sales/:saleId/orders", async (c) => {
@@ -134,7 +140,17 @@ export function register(app: Hono<AppEnv>, deps: PurchaseDeps): { overloaded: (
       if (!replayable && deps.holders.holds(saleId, userId))
         return reject(c, "already_purchased", "already_purchased", ALREADY_PURCHASED_MESSAGE, { extra: { saleId } });
 
-      const sale = deps.saleCache.peek(saleId) ?? (await deps.saleCache.get(saleId));
+      // A sale not in this process's memory costs a Redis read and, for an id no sale has, a MySQL
+      // query: a user naming a fresh made-up id each time could make MySQL work at will. So such a
+      // request spends the user's token first (once: the check further down is then skipped).
+      let sale = deps.saleCache.peek(saleId);
+      let limited = false;
+      if (sale === undefined) {
+        const decision = await deps.limit(userId);
+        if (!decision.ok) return rateLimited(c, decision.retryAfterMs);
+        limited = true;
+        sale = await deps.saleCache.get(saleId);
+      }
       if (!sale) return reject(c, "sale_not_found", "sale_not_found", `no sale ${saleId}`);
       const now = Date.now();
       if (now < sale.startsAt) {
@@ -160,10 +176,9 @@ export function register(app: Hono<AppEnv>, deps: PurchaseDeps): { overloaded: (
 
       foreground = deps.foreground;
       foreground?.enter();
-      const decision = await deps.limit(userId);
-      if (!decision.ok) {
-        const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
-        return reject(c, "rate_limited", "rate_limited", "too many requests; slow down", { headers: { "Retry-After": String(seconds) } });
+      if (!limited) {
+        const decision = await deps.limit(userId);
+        if (!decision.ok) return rateLimited(c, decision.retryAfterMs);
       }
 
       if (deps.purchase) {
