@@ -67,9 +67,10 @@ export function rejectionCounter(metrics: PlatformMetrics): (reason: string) => 
  * trip last: shedding, the sold-out flag, auth, a recent 409 for this buyer and the sale
  * window (memory), then the token bucket (Redis, or memory once a user is blocked), then the
  * API. (A sale this process does not hold in memory is looked up only after the token bucket,
- * so made-up sale ids cannot buy a user MySQL queries past their rate.) A pass or queue sale also needs a valid X-Purchase-Pass, checked in memory before the
- * token bucket: a bot without one never costs a Redis call. Every refusal here is returned, not
- * thrown, and says when to come back.
+ * so made-up sale ids cannot buy a user MySQL queries past their rate.) A pass or queue sale
+ * also needs a valid X-Purchase-Pass, checked in memory before the token bucket: a bot without
+ * one never costs a Redis call. Every refusal here is returned, not thrown, and says when to
+ * come back.
  *
  * The sold-out flag is checked before the token on purpose: after a sell-out nearly every
  * request is a 410, the state is public anyway (GET /api/sales/:id says sold_out), and
